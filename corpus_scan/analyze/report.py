@@ -1,0 +1,179 @@
+"""`report`: the prevalence report of one scan run, as index.html + summary.md + CSV files.
+
+index.html is a single self-contained file (plotly inlined, no network). Every table in it is
+a SQL query on the scan database, written to `<name>.csv` and, with its SQL, to summary.md.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from corpus_scan.analyze import audit as audit_mod
+from corpus_scan.analyze import markdown, report_html, sections
+from corpus_scan.analyze.common import first_row, open_db, resolve_run
+from corpus_scan.analyze.prevalence import METHOD_NOTES, check_rates
+from corpus_scan.analyze.queries import Table
+from corpus_scan.analyze.sections import ReportData, Section
+from corpus_scan.documents import InputError
+
+MD_ROWS_HIDDEN = ("examples_by_topic", "examples_by_category", "audit")
+
+
+@dataclass
+class ReportResult:
+    out_dir: Path
+    index_html: Path
+    summary_md: Path
+    files: list[Path]
+    run_id: int
+    n_docs: int
+    n_flagged: int
+    n_flagged_after_triage: int | None  # None when the run has no topics
+    has_topics: bool
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        triage = (
+            f", {self.n_flagged_after_triage:,} after triage"
+            if self.n_flagged_after_triage is not None
+            else ""
+        )
+        return (
+            f"run {self.run_id}: {self.n_flagged:,} of {self.n_docs:,} documents flagged{triage}; "
+            f"report in {self.index_html} ({len(self.files)} files, {self.seconds:.1f} s)"
+        )
+
+
+def _out_dir(out_dir: str | Path) -> Path:
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder")
+    if not out.parent.exists():
+        raise InputError(f"{out.parent}: no such folder")
+    out.mkdir(exist_ok=True)
+    return out
+
+
+def _section_table(s: Section) -> Table:
+    return Table(s.columns, s.rows)
+
+
+def _meta(con, db: str | Path, run_id: int) -> dict[str, Any]:
+    row = first_row(
+        con,
+        "SELECT detector, threshold, status, started_at, finished_at FROM runs WHERE run_id = ?",
+        [run_id],
+    )
+    keys = ("detector", "threshold", "status", "started_at", "finished_at")
+    meta = dict(zip(keys, row, strict=True)) if row else {}
+    meta["db"] = str(db)
+    meta["generated_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return meta
+
+
+def _header(data: ReportData, meta: dict[str, Any], precision, recall) -> list[str]:
+    lines = [
+        f"# corpus-scan report: run {data.run_id}",
+        "",
+        f"- database: `{meta['db']}`",
+        f"- generated: {meta['generated_at']}",
+        f"- detector: `{meta.get('detector')}`",
+        "- approximate tokens = characters / 4 (no tokenizer is run)",
+        f"- intervals: {METHOD_NOTES['wilson']}; {METHOD_NOTES['clopper-pearson']} "
+        "when fewer than 5 hits or non-hits",
+        "- per million tokens = per-document rate x documents / approximate tokens "
+        "(the interval scaled alike)",
+    ]
+    if precision is not None:
+        lines.append(f"- adjusted with precision {precision} and recall {recall}")
+    lines += [
+        "- every table below gives the SQL that produced it; run it with "
+        f'`corpus-scan sql --db {meta["db"]} "..."`',
+        "- views: `hits` (flagged candidates), `triaged_hits` (hits after topic triage), "
+        "`doc_topics` (majority topic per document), `topic_decisions` (current triage marks)",
+    ]
+    return lines
+
+
+def report(
+    db: str | Path,
+    out_dir: str | Path,
+    *,
+    precision: float | None = None,
+    recall: float | None = None,
+    precision_n: int | None = None,
+    recall_n: int | None = None,
+    run_id: int | None = None,
+    audit_per_band: int = 20,
+    map_points: int = 5000,
+) -> ReportResult:
+    """Write index.html, summary.md and one CSV per table for a run (default: the latest).
+
+    `precision`/`recall` (from `corpus-scan eval`) add an adjusted estimate; `precision_n` /
+    `recall_n` (the evaluation sample sizes) widen its interval by their uncertainty."""
+    start = time.perf_counter()
+    check_rates(precision, recall)
+    if audit_per_band < 1:
+        raise InputError(f"--audit-per-band must be at least 1, got {audit_per_band}")
+    con = open_db(db)
+    try:
+        run = resolve_run(con, run_id, db)
+        out = _out_dir(out_dir)
+        data = sections.build(
+            con, run, precision=precision, recall=recall, precision_n=precision_n,
+            recall_n=recall_n, map_points=map_points,
+        )  # fmt: skip
+        audit = audit_mod.audit_table(con, run, per_band=audit_per_band)
+        bands = sections.from_query(con, audit_mod.AUDIT_BANDS, run)
+        meta = _meta(con, db, run)
+    finally:
+        con.close()
+
+    files: list[Path] = []
+    for s in [*data.sections.values(), bands]:
+        path = out / f"{s.name}.csv"
+        audit_mod.write_csv(path, _section_table(s))
+        files.append(path)
+    audit_path = out / "audit.csv"
+    audit_mod.write_csv(audit_path, audit)
+    files.append(audit_path)
+
+    audit_section = Section(
+        "audit", audit_mod.AUDIT.title, audit.columns, audit.rows,
+        audit_mod.audit_sql(run, audit_per_band), list(audit.columns), audit_mod.AUDIT.note,
+    )  # fmt: skip
+    ordered = [*data.sections.values(), bands, audit_section]
+    md = markdown.summary(
+        _header(data, meta, precision, recall),
+        [(s, s.name not in MD_ROWS_HIDDEN) for s in ordered],
+    )
+    summary_md = out / "summary.md"
+    summary_md.write_text(md, encoding="utf-8")
+    index = out / "index.html"
+    names = sorted(p.name for p in files) + ["summary.md", "index.html"]
+    html = report_html.render(data, meta, len(audit.rows), bands, names)
+    index.write_text(html, encoding="utf-8")
+    files += [summary_md, index]
+
+    overall = {r["measure"]: r for r in data["prevalence"].dicts()}
+    flagged = overall["flagged"]
+    triaged = overall.get("flagged after topic triage")
+    run_row = data["run_summary"].dicts()[0]
+    warns = []
+    if run_row["run_status"] != "done":
+        warns.append(f"run {run} status is {run_row['run_status']!r}")
+    if run_row["n_shards_failed"]:
+        warns.append(f"{run_row['n_shards_failed']} shard(s) failed")
+    if not data.has_topics:
+        warns.append("no topics stored for this run (run `corpus-scan topics`)")
+    return ReportResult(
+        out, index, summary_md, files, run, int(flagged["n_docs"] or 0),
+        int(flagged["n_flagged"] or 0), int(triaged["n_flagged"]) if triaged else None,
+        data.has_topics, time.perf_counter() - start, warns,
+    )  # fmt: skip

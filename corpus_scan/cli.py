@@ -1,0 +1,164 @@
+"""The `corpus-scan` command line: each command is a thin layer over the library function
+of the same name, so anything done here can be done from Python too."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from corpus_scan.documents import DEFAULT_TEXT_FIELDS, DEFAULT_URL_FIELDS, InputError, ReadOptions
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Measure and filter the 'AI resists shutdown' narrative in training corpora.",
+)
+out = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[Path, typer.Option("--db", help="DuckDB scan database")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _fields(value: str) -> tuple[str, ...]:
+    return tuple(f.strip() for f in value.split(",") if f.strip())
+
+
+@app.command()
+def scan(
+    inputs: Annotated[
+        list[str], typer.Argument(help="files, folders, globs, hf://datasets/... or hf:ORG/NAME")
+    ],
+    db: DbOption = Path("corpus_scan.duckdb"),
+    text_field: Annotated[str, typer.Option(help="text field(s), first present wins")] = ",".join(
+        DEFAULT_TEXT_FIELDS
+    ),
+    id_field: Annotated[
+        str, typer.Option(help="id field; missing ids become <shard path>:<row>")
+    ] = "id",
+    url_field: Annotated[str, typer.Option(help="url field(s), dotted paths allowed")] = ",".join(
+        DEFAULT_URL_FIELDS
+    ),
+    limit: Annotated[int | None, typer.Option(help="stop after this many documents")] = None,
+    lexicon_dir: Annotated[Path | None, typer.Option(help="folder of lexicon YAML files")] = None,
+    window: Annotated[
+        int, typer.Option(help="max chars between an AI term and a resistance term")
+    ] = 400,
+    detector: Annotated[str, typer.Option(help="cascade | minilm | static | lexical")] = "cascade",
+    threshold: Annotated[
+        float | None, typer.Option(help="flag threshold (default: the detector's)")
+    ] = None,
+    device: Annotated[
+        str, typer.Option(help="auto | cpu | cuda, for the embedding stage")
+    ] = "auto",
+    workers: Annotated[int, typer.Option(help="worker processes (0 = all cores)")] = 0,
+    batch_size: Annotated[int, typer.Option(help="documents per batch")] = 2048,
+    config: Annotated[str | None, typer.Option(help="dataset config for hf:ORG/NAME")] = None,
+    split: Annotated[str, typer.Option(help="dataset split for hf:ORG/NAME")] = "train",
+    new_run: Annotated[
+        bool, typer.Option(help="start a new run even if this scan already ran")
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Scan a corpus into a DuckDB database (resumes an interrupted scan of the same inputs)."""
+    from corpus_scan.detect.cascade import DetectorConfig
+    from corpus_scan.run.scan import scan as run_scan
+
+    options = ReadOptions(
+        text_fields=_fields(text_field),
+        id_field=id_field,
+        url_fields=_fields(url_field),
+        batch_size=batch_size,
+        hf_config=config,
+        hf_split=split,
+    )
+    det = DetectorConfig(
+        lexicon_dir=str(lexicon_dir.resolve()) if lexicon_dir else None,
+        window=window,
+        scorer=detector,
+        device=device,
+        threshold=threshold,
+    )
+    try:
+        report = run_scan(
+            inputs,
+            db,
+            read_options=options,
+            detector=det,
+            workers=workers or os.cpu_count() or 1,
+            limit=limit,
+            new_run=new_run,
+            progress=progress and sys.stderr.isatty(),
+        )
+    except InputError as exc:
+        _fail(str(exc))
+    from corpus_scan.run.summary import print_summary, summary_dict
+
+    if as_json:
+        print(json.dumps(summary_dict(report), default=str, indent=2))
+    else:
+        print_summary(report, out)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def sql(
+    query: Annotated[
+        str,
+        typer.Argument(help="SQL to run (tables: runs, shards, candidates, hits, passages, ...)"),
+    ],
+    db: DbOption = Path("corpus_scan.duckdb"),
+    format: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
+    write: Annotated[bool, typer.Option(help="open the database for writing")] = False,
+    max_width: Annotated[int, typer.Option(help="truncate table cells to this many chars")] = 80,
+) -> None:
+    """Run a SQL query on a scan database (read-only unless --write)."""
+    from corpus_scan.store.query import sql as run_sql
+
+    if format not in ("table", "csv", "json"):
+        _fail(f"--format must be table, csv or json, not {format!r}")
+    try:
+        result = run_sql(query, db, write=write)
+    except InputError as exc:
+        _fail(str(exc))
+    if format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+    elif format == "json":
+        rows = [dict(zip(result.columns, r, strict=True)) for r in result.rows]
+        print(json.dumps(rows, default=str, ensure_ascii=False, indent=1))
+    else:
+        table = Table(*result.columns, show_lines=False)
+        for r in result.rows:
+            table.add_row(*[_cell(v, max_width) for v in r])
+        out.print(table)
+        err.print(f"{len(result.rows)} row(s)")
+
+
+def _cell(value: object, width: int) -> str:
+    text = "NULL" if value is None else str(value)
+    text = text.replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Scorers for prefilter candidates: the semantic cascade and the keyword-only fallback.
+
+- `CascadeScorer(mode="cascade")`: static (model2vec) tier for every candidate; candidates
+  whose calibrated static probability lies inside the uncertainty band (chosen on
+  out-of-fold training scores so that ~90% of static mistakes fall inside, stored in
+  `models/head.json`) are re-scored by the MiniLM tier, which then decides.
+  `mode="minilm"` runs MiniLM on every candidate; `mode="static"` never does.
+- `LexicalScorer`: the prefilter's own lexical score (no models), also the keyword baseline.
+
+`load_scorer(name, device)` builds one of: cascade (default) | minilm | static | lexical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from corpus_scan.detect.base import Candidate, Passage, Scorer, Verdict
+from corpus_scan.detect.classify import Head, load_head
+from corpus_scan.detect.features import (
+    candidate_features,
+    feature_matrix,
+    find_spans,
+    lexical_score,
+)
+from corpus_scan.detect.passages import make_passages
+
+SCORER_NAMES = ("cascade", "minilm", "static", "lexical")
+
+
+class LexicalScorer:
+    """Keyword-only scorer: `Candidate.lexical_score` as the score (no model needed)."""
+
+    name = "lexical"
+    version = "lexical-1"
+
+    def __init__(self, threshold: float = 0.5) -> None:
+        self.threshold = threshold
+
+    def score(self, texts: list[str], candidates: list[Candidate]) -> list[Verdict]:
+        out = []
+        for text, c in zip(texts, candidates, strict=True):
+            ev = c.evidence or text[:1000]
+            start = c.evidence_start if c.evidence else 0
+            out.append(
+                Verdict(
+                    score=float(c.lexical_score),
+                    category=None,
+                    stance=None,
+                    stage="lexical",
+                    passages=[Passage(start, start + len(ev), ev, float(c.lexical_score))],
+                )
+            )
+        return out
+
+
+class CascadeScorer:
+    """Static tier everywhere, MiniLM only inside the uncertainty band (see module doc)."""
+
+    def __init__(
+        self, mode: str = "cascade", device: str = "auto", head: Head | None = None
+    ) -> None:
+        if mode not in ("cascade", "minilm", "static"):
+            raise ValueError(f"unknown mode {mode!r} (cascade | minilm | static)")
+        self.mode = mode
+        self.device = device
+        self.head = head or load_head()
+        self.name = mode
+        self.threshold = self.head.threshold(mode)
+        self.band = self.head.band if mode == "cascade" else (2.0, 2.0)
+        ident = "|".join(
+            [
+                self.head.version,
+                str(self.head.manifest.get("npz_sha256", "")),
+                *[f"{k}={v}" for k, v in sorted(self.head.manifest.get("embedders", {}).items())],
+            ]
+        )
+        self.version = f"{self.head.version}-{hashlib.sha256(ident.encode()).hexdigest()[:12]}"
+        self.stats = {"docs": 0, "static_passages": 0, "minilm_passages": 0, "minilm_docs": 0}
+
+    def _embed(self, tier: str, texts: list[str]) -> np.ndarray:
+        from corpus_scan.detect.embed import get_embedder
+
+        return get_embedder(tier, self.device).encode(texts)
+
+    def _tier(
+        self,
+        tier: str,
+        passages: list[list[Passage]],
+        docs: Sequence[int],
+        verdicts: list[Verdict | None],
+        candidates: list[Candidate],
+    ) -> None:
+        flat = [p for d in docs for p in passages[d]]
+        if not flat:
+            return
+        texts = [p.text for p in flat]
+        emb = self._embed(tier, texts)
+        docf = np.vstack(
+            [np.tile(candidate_features(candidates[d]), (len(passages[d]), 1)) for d in docs]
+        )
+        x = np.hstack([emb, feature_matrix(texts), docf]).astype(np.float32)
+        th = self.head.tiers[tier]
+        pp = th.passage_probs(x)
+        i = 0
+        for d in docs:
+            n = len(passages[d])
+            prob, cat, stance = th.document(x[i : i + n])
+            ps = [
+                Passage(p.start, p.end, p.text, float(pp[i + k]), emb[i + k])
+                for k, p in enumerate(passages[d])
+            ]
+            verdicts[d] = Verdict(prob, cat, stance, tier, ps)
+            i += n
+        self.stats[f"{tier}_passages"] += len(flat)
+
+    def score(self, texts: list[str], candidates: list[Candidate]) -> list[Verdict]:
+        if len(texts) != len(candidates):
+            raise ValueError("texts and candidates must be parallel lists")
+        passages = [make_passages(t, c) for t, c in zip(texts, candidates, strict=True)]
+        verdicts: list[Verdict | None] = [None] * len(texts)
+        docs = [i for i, p in enumerate(passages) if p]
+        first = "minilm" if self.mode == "minilm" else "static"
+        self._tier(first, passages, docs, verdicts, candidates)
+        if self.mode == "cascade":
+            lo, hi = self.band
+            unsure = [i for i in docs if lo <= verdicts[i].score <= hi]  # type: ignore[union-attr]
+            self.stats["minilm_docs"] += len(unsure)
+            self._tier("minilm", passages, unsure, verdicts, candidates)
+        self.stats["docs"] += len(texts)
+        return [
+            v if v is not None else Verdict(0.0, "other", "unclear", first, []) for v in verdicts
+        ]
+
+
+def load_scorer(name: str = "cascade", device: str = "auto") -> Scorer:
+    """cascade (default) | minilm | static | lexical. Loads models once per process."""
+    if name == "lexical":
+        return LexicalScorer()
+    if name in ("cascade", "minilm", "static"):
+        return CascadeScorer(name, device=device)
+    raise ValueError(f"unknown scorer {name!r}; choose one of {', '.join(SCORER_NAMES)}")
+
+
+def fallback_candidate(text: str, index: int = 0, window: int = 400) -> Candidate:
+    """A Candidate built without the prefilter (tests, evaluation when no lexicon exists)."""
+    spans = find_spans(text)
+    ai = [s for s in spans if s.kind == "ai"]
+    res = [s for s in spans if s.kind == "resist"]
+    pairs = [(a, r) for a in ai for r in res if abs(a.start - r.start) <= window]
+    if pairs:
+        a, r = pairs[0]
+        lo = max(0, min(a.start, r.start) - 200)
+        hi = min(len(text), max(a.end, r.end) + 200)
+    else:
+        lo, hi = 0, min(len(text), 600)
+    return Candidate(index, spans, len(pairs), lexical_score(text), text[lo:hi], lo)
+
+
+def score_texts(
+    scorer: Scorer, texts: list[str], use_prefilter: bool = True
+) -> tuple[np.ndarray, int]:
+    """Scores for every text as a scan would give them: prefilter first (non-candidates
+    score 0), else a fallback candidate per text. Returns (scores, n_candidates)."""
+    cands: list[Candidate] | None = None
+    if use_prefilter:
+        try:
+            from corpus_scan.detect.lexicon import load_lexicon
+            from corpus_scan.detect.prefilter import Prefilter
+
+            cands = Prefilter(load_lexicon(None), window=400).candidates(texts)
+        except (ImportError, FileNotFoundError):
+            cands = None
+    if cands is None:
+        cands = [fallback_candidate(t, i) for i, t in enumerate(texts)]
+    out = np.zeros(len(texts))
+    if cands:
+        verdicts = scorer.score([texts[c.index] for c in cands], cands)
+        for c, v in zip(cands, verdicts, strict=True):
+            out[c.index] = v.score
+    return out, len(cands)

@@ -1,0 +1,129 @@
+"""Scan one shard: read batches, run the cascade, count everything, hand back a ShardResult.
+
+This is the unit of work executors distribute. It never touches the database.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from corpus_scan.detect.cascade import DetectorConfig, get_cascade
+from corpus_scan.documents import DocBatch, ReadOptions, ShardReadError, Source
+from corpus_scan.sources import read_source
+from corpus_scan.store.parts import MAX_BAD_ROWS_KEPT, ShardResult
+
+Progress = Callable[[int, int], None]  # (docs, bytes) read since the last call
+
+
+def process_shard(
+    source: Source,
+    shard_id: int,
+    read_options: ReadOptions,
+    detector: DetectorConfig,
+    *,
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> ShardResult:
+    """Read and score one shard. Unexpected errors mark the shard failed instead of the run."""
+    cascade = get_cascade(detector)
+    result = ShardResult(
+        shard_id=shard_id,
+        path=source.path,
+        format=source.format,
+        compression=source.compression,
+        size_bytes=source.size,
+        mtime=source.mtime,
+        started_at=time.time(),
+    )
+    try:
+        for batch in read_source(source, read_options):
+            if limit is not None and result.n_docs + len(batch) > limit:
+                _truncate(batch, limit - result.n_docs)
+                result.status = "limited"
+            _count(result, batch)
+            _score(result, cascade, batch, shard_id, source.path)
+            if progress is not None:
+                progress(len(batch), batch.n_bytes)
+            if result.status == "limited":
+                break
+    except ShardReadError as exc:
+        result.status, result.error = "failed", str(exc)
+    except Exception as exc:  # noqa: BLE001 - a broken shard must not stop a corpus scan
+        result.status = "failed"
+        result.error = f"{source.path}: {type(exc).__name__}: {exc}"
+    result.finished_at = time.time()
+    return result
+
+
+def _truncate(batch: DocBatch, keep: int) -> None:
+    last_row = batch.rows[keep - 1] if keep > 0 else -1
+    for name in ("rows", "ids", "texts", "urls"):
+        del getattr(batch, name)[keep:]
+    batch.bad[:] = [b for b in batch.bad if b.row < last_row]
+
+
+def _count(result: ShardResult, batch: DocBatch) -> None:
+    result.n_docs += len(batch)
+    result.n_chars += sum(map(len, batch.texts))
+    result.n_bytes += batch.n_bytes
+    for bad in batch.bad:
+        if bad.skipped:
+            result.n_skipped += 1
+        else:
+            result.n_bad += 1
+        if len(result.bad["row"]) < MAX_BAD_ROWS_KEPT:
+            cols = result.bad
+            cols["shard_id"].append(result.shard_id)
+            cols["row"].append(bad.row)
+            cols["line"].append(bad.line)
+            cols["reason"].append(bad.reason)
+            cols["skipped"].append(bad.skipped)
+
+
+def _score(result: ShardResult, cascade, batch: DocBatch, shard_id: int, path: str) -> None:
+    cols, pcols = result.candidates, result.passages
+    for cand, verdict in cascade.run(batch):
+        i = cand.index
+        flagged = verdict.score >= cascade.threshold
+        result.n_candidates += 1
+        result.n_flagged += flagged
+        row = batch.rows[i]
+        values = {
+            "shard_id": shard_id,
+            "shard": path,
+            "row": row,
+            "doc_id": batch.ids[i],
+            "url": batch.urls[i],
+            "n_chars": len(batch.texts[i]),
+            "terms": sorted({s.term for s in cand.spans}),
+            "spans": [
+                {"kind": s.kind, "term": s.term, "start": s.start, "end": s.end} for s in cand.spans
+            ],
+            "n_pairs": cand.n_pairs,
+            "evidence": cand.evidence,
+            "evidence_start": cand.evidence_start,
+            "lexical_score": cand.lexical_score,
+            "score": float(verdict.score),
+            "flagged": flagged,
+            "category": verdict.category,
+            "stance": verdict.stance,
+            "stage": verdict.stage,
+        }
+        for name, value in values.items():
+            cols[name].append(value)
+        for k, p in enumerate(verdict.passages):
+            pvalues = {
+                "shard_id": shard_id,
+                "row": row,
+                "passage": k,
+                "start": p.start,
+                "end": p.end,
+                "text": p.text,
+                "score": p.score,
+                "embedding": None
+                if p.embedding is None
+                else p.embedding.astype("float32").tolist(),
+            }
+            for name, value in pvalues.items():
+                pcols[name].append(value)

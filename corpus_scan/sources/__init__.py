@@ -1,0 +1,78 @@
+"""Readers: turn input shards (files, archives, hub datasets) into `DocBatch` streams.
+
+    sources, skipped = discover(["data/", "more/*.jsonl.gz", "hf:ORG/NAME"])
+    for source in sources:
+        for batch in read_source(source, ReadOptions()):
+            ...
+
+Contract (see `corpus_scan.documents`): each reader yields batches of at most
+`opts.batch_size` records (good + bad) with exact 0-based `row` numbers, counts every record
+that is not a document as a `BadRecord`, and on a broken stream yields everything it could
+read before raising `ShardReadError`. Memory stays bounded by the batch size and the largest
+single record.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from collections.abc import Callable, Iterator
+
+import pyarrow as pa
+import zstandard
+from isal import isal_zlib
+
+from corpus_scan.documents import DocBatch, InputError, ReadOptions, ShardReadError, Source
+from corpus_scan.sources.discover import detect_format, discover
+from corpus_scan.sources.hub import read_hf
+from corpus_scan.sources.jsonl import read_json, read_jsonl
+from corpus_scan.sources.plaintext import read_tar, read_txt
+from corpus_scan.sources.streams import StreamError
+from corpus_scan.sources.tabular import read_csv, read_parquet
+from corpus_scan.sources.warc import read_warc
+
+Reader = Callable[[Source, ReadOptions], Iterator[DocBatch]]
+
+# format name (Source.format) -> reader
+FORMATS: dict[str, Reader] = {
+    "jsonl": read_jsonl,
+    "json": read_json,
+    "parquet": read_parquet,
+    "csv": read_csv,
+    "txt": read_txt,
+    "tar": read_tar,
+    "warc": read_warc,
+    "wet": read_warc,
+    "hf": read_hf,
+}
+
+# Library errors that mean "this shard is unreadable", as opposed to bugs in our code.
+_SHARD_ERRORS = (
+    OSError,
+    EOFError,
+    StreamError,
+    tarfile.TarError,
+    pa.ArrowException,
+    zstandard.ZstdError,
+    isal_zlib.error,
+    UnicodeError,
+)
+
+__all__ = ["FORMATS", "Reader", "detect_format", "discover", "read_source"]
+
+
+def read_source(source: Source, opts: ReadOptions) -> Iterator[DocBatch]:
+    """Yield the batches of one shard, dispatching on `source.format`.
+
+    Raises InputError for an unknown format, ShardReadError (after yielding what was read)
+    when the shard is unreadable or its stream breaks.
+    """
+    reader = FORMATS.get(source.format)
+    if reader is None:
+        raise InputError(f"{source.path}: unknown format {source.format!r}")
+    try:
+        yield from reader(source, opts)
+    except (ShardReadError, InputError):
+        raise
+    except _SHARD_ERRORS as e:  # a safety net: readers translate the errors they expect
+        msg = " ".join(str(e).split())[:300] or type(e).__name__
+        raise ShardReadError(f"{source.path}: {msg}") from e

@@ -1,0 +1,188 @@
+"""Expand command-line inputs (files, folders, globs, hub paths) into shards to read.
+
+Rules:
+
+* An explicitly named file that is missing or of unknown format, or a glob matching nothing,
+  raises `InputError` (a one-line message): the user asked for it, so silence would be wrong.
+* Folders are walked recursively in sorted order. Everything met inside that is not read is
+  returned as `Skipped(path, reason)`, never dropped silently: unknown extensions, hidden
+  files/folders, README/LICENSE-like files, empty files, broken symlinks, special files.
+  Symlinked folders are followed once: real paths already visited are skipped, so symlink
+  loops cannot hang the walk; a file reached twice is listed once.
+* Glob matches are treated like folder contents (a stray README matched by `data/*` is
+  skipped, not fatal). `**` recurses.
+* `hf:` / `hf://datasets/...` paths pass through as format "hf" (resolved when read).
+* Explicitly named files of any name (even hidden) are read if their format is known.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import stat
+from pathlib import Path
+
+from corpus_scan.documents import InputError, ReadOptions, Skipped, Source
+from corpus_scan.sources.hub import resolve_hf
+
+# (suffix, format, compression), longest suffix first wins; matched on the lower-cased name.
+_SUFFIXES: tuple[tuple[str, str, str | None], ...] = tuple(
+    sorted(
+        [
+            *[
+                (f"{ext}{cext}", fmt, comp)
+                for ext, fmt in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"))
+                for cext, comp in (("", None), (".gz", "gzip"), (".zst", "zstd"), (".zstd", "zstd"))
+            ],
+            (".parquet", "parquet", None),
+            (".csv", "csv", None),
+            (".csv.gz", "csv", "gzip"),
+            (".csv.zst", "csv", "zstd"),
+            (".txt", "txt", None),
+            (".txt.gz", "txt", "gzip"),
+            (".txt.zst", "txt", "zstd"),
+            (".warc", "warc", None),
+            (".warc.gz", "warc", "gzip"),
+            (".wet", "wet", None),
+            (".wet.gz", "wet", "gzip"),
+            (".warc.wet", "wet", None),
+            (".warc.wet.gz", "wet", "gzip"),
+            (".tar", "tar", None),
+            (".tar.gz", "tar", "gzip"),
+            (".tgz", "tar", "gzip"),
+            (".tar.zst", "tar", "zstd"),
+        ],
+        key=lambda s: -len(s[0]),
+    )
+)
+# Documentation that sits next to data; matched on the name before its first dot. Kept to
+# names that are never corpus documents ("history.txt" could be, so it is not listed).
+_DOC_STEMS = frozenset(
+    {
+        "readme", "license", "licence", "copying", "notice", "authors", "contributors",
+        "changelog", "citation", "manifest", "contributing",
+    }
+)  # fmt: skip
+_GLOB_CHARS = frozenset("*?[")
+_COMPRESSED = frozenset({".gz", ".zst", ".zstd", ".bz2", ".xz", ".lz4", ".zip"})
+
+
+def detect_format(name: str) -> tuple[str, str | None] | None:
+    """(format, compression) for a file name, or None when the extension is unknown."""
+    lower = name.lower()
+    for suffix, fmt, comp in _SUFFIXES:
+        if lower.endswith(suffix) and len(lower) > len(suffix):
+            return fmt, comp
+    return None
+
+
+def _suffix_label(name: str) -> str:
+    """'.xyz' (or '.xyz.gz' for compressed files) for messages; 'no extension' if none."""
+    suffixes = Path(name).suffixes
+    if not suffixes:
+        return "no extension"
+    if len(suffixes) > 1 and suffixes[-1].lower() in _COMPRESSED:
+        return "".join(suffixes[-2:])
+    return suffixes[-1]
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.sources: list[Source] = []
+        self.skipped: list[Skipped] = []
+        self.seen_files: dict[str, str] = {}  # real path -> first path it was listed under
+        self.seen_dirs: dict[str, str] = {}  # real path -> first path it was walked as
+
+    def add_file(self, path: str, st: os.stat_result, explicit: bool) -> None:
+        name = os.path.basename(path)
+        if not explicit:
+            if name.startswith("."):
+                self.skipped.append(Skipped(path, "hidden file"))
+                return
+            if name.split(".", 1)[0].lower() in _DOC_STEMS:
+                self.skipped.append(Skipped(path, "documentation file (README/LICENSE-like)"))
+                return
+        found = detect_format(name)
+        if found is None:
+            if explicit:
+                raise InputError(f"{path}: unknown format ({_suffix_label(name)})")
+            self.skipped.append(Skipped(path, f"unknown format ({_suffix_label(name)})"))
+            return
+        real = os.path.realpath(path)
+        first = self.seen_files.get(real)
+        if first is not None:
+            # The very same path met twice (e.g. `data/**` lists a folder and its files) is
+            # simply read once; another name for the same file is reported.
+            if first != path:
+                self.skipped.append(Skipped(path, f"duplicate of {first}"))
+            return
+        self.seen_files[real] = path
+        if st.st_size == 0:
+            self.skipped.append(Skipped(path, "empty file"))
+            return
+        fmt, comp = found
+        self.sources.append(Source(path, fmt, comp, st.st_size, st.st_mtime))
+
+    def walk_dir(self, path: str) -> None:
+        real = os.path.realpath(path)
+        first = self.seen_dirs.get(real)
+        if first is not None:
+            # a symlink loop or a second name for a folder: walked once only
+            if first != path:
+                self.skipped.append(Skipped(path, f"folder already visited (as {first})"))
+            return
+        self.seen_dirs[real] = path
+        try:
+            with os.scandir(path) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as e:
+            self.skipped.append(Skipped(path, f"cannot list folder ({e.strerror or e})"))
+            return
+        for entry in entries:
+            self.visit(entry.path, explicit=False)
+
+    def visit(self, path: str, explicit: bool) -> None:
+        try:
+            st = os.stat(path)  # follows symlinks
+        except OSError as e:
+            if explicit:
+                raise InputError(f"{path}: {e.strerror or 'cannot stat'}") from None
+            is_link = os.path.islink(path)
+            why = "broken symlink" if is_link else f"cannot stat ({e.strerror or e})"
+            self.skipped.append(Skipped(path, why))
+            return
+        name = os.path.basename(path)
+        if stat.S_ISDIR(st.st_mode):
+            if not explicit and name.startswith("."):
+                self.skipped.append(Skipped(path, "hidden folder"))
+                return
+            self.walk_dir(path)
+        elif stat.S_ISREG(st.st_mode):
+            self.add_file(path, st, explicit)
+        elif explicit:
+            raise InputError(f"{path}: not a regular file or folder")
+        else:
+            self.skipped.append(Skipped(path, "not a regular file"))
+
+
+def discover(inputs: list[str]) -> tuple[list[Source], list[Skipped]]:
+    """Expand `inputs` into readable shards plus what was skipped and why (see module doc)."""
+    walker = _Walker()
+    hub_seen: set[str] = set()
+    for raw in inputs:
+        if raw.startswith("hf:"):
+            resolve_hf(raw, ReadOptions())  # InputError now for a malformed hub path
+            if raw not in hub_seen:
+                hub_seen.add(raw)
+                walker.sources.append(Source(raw, "hf"))
+            continue
+        expanded = os.path.expanduser(raw)
+        if _GLOB_CHARS & set(expanded) and not os.path.lexists(expanded):
+            matches = sorted(glob.glob(expanded, recursive=True))
+            if not matches:
+                raise InputError(f"{raw}: no files match this pattern")
+            for match in matches:
+                walker.visit(os.path.abspath(match), explicit=False)
+            continue
+        walker.visit(os.path.abspath(expanded), explicit=True)
+    return walker.sources, walker.skipped

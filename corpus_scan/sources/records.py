@@ -1,0 +1,127 @@
+"""Turning one parsed record (a dict) into a document: text, id and url selection rules.
+
+Shared by the JSON lines, JSON document and hub readers so every format applies the same rules:
+
+* text: the first of `opts.text_fields` present in the record with a *string* value; a present
+  text field that is empty or whitespace-only is still a document (counted by the scan as
+  empty, so denominators match the input); if no text
+  field holds a string the reason names the first one present ("field 'text' is null",
+  "field 'text' is not a string (int)") or, when none is present, the first configured field
+  ("field 'text' missing").
+* id: `str(record[opts.id_field])` when present, not null and not empty; otherwise the caller's
+  default (`<path>:<row>`, or the key of a JSON object mapping ids to records).
+* url: the first of `opts.url_fields` holding a non-empty string, else None.
+
+Field names may be dotted paths (`metadata.url`): a literal key with the dots wins, otherwise
+nested objects are walked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from corpus_scan.documents import ReadOptions
+
+MISSING: Any = object()
+
+# (text, id or None when the record has none, url) on success; a short reason string when bad.
+Extracted = tuple[str, str | None, str | None] | str
+
+
+def type_name(value: object) -> str:
+    """Python type name for messages, with JSON's `null` for None."""
+    return "null" if value is None else type(value).__name__
+
+
+def make_getter(field: str) -> Callable[[dict], Any] | None:
+    """None for a plain key (callers use dict.get inline: fastest); a walker for dotted paths."""
+    if "." not in field:
+        return None
+    parts = field.split(".")
+
+    def get(record: dict) -> Any:
+        value = record.get(field, MISSING)
+        if value is not MISSING:
+            return value
+        node: Any = record
+        for part in parts:
+            if type(node) is not dict:
+                return MISSING
+            node = node.get(part, MISSING)
+            if node is MISSING:
+                return MISSING
+        return node
+
+    return get
+
+
+def text_problem(fields: tuple[str, ...], first_bad: tuple[str, Any] | None) -> str:
+    """The bad-record reason when no text field of a record holds a string."""
+    if first_bad is None:
+        return f"field '{fields[0] if fields else 'text'}' missing"
+    name, value = first_bad
+    if value is None:
+        return f"field '{name}' is null"
+    return f"field '{name}' is not a string ({type_name(value)})"
+
+
+def make_extractor(opts: ReadOptions) -> Callable[[dict], Extracted]:
+    """A function applying the text/id/url rules of `opts` to one dict record.
+
+    Called once per record on the hot path, so it is a closure (no attribute lookups) and the
+    common case (first text field is a plain key holding a string) takes a few dict probes.
+    """
+    fields = tuple(opts.text_fields)
+    texts = [(f, make_getter(f)) for f in fields]
+    first = fields[0] if fields and "." not in fields[0] else None
+    id_key = opts.id_field
+    id_get = make_getter(id_key)
+    # Url fields: (key, None) for plain keys; (literal, path) for dotted ones, walked inline.
+    urls = [(f, f.split(".") if "." in f else None) for f in opts.url_fields]
+    # Most records have no url field at all: one C-level set probe replaces the Python loop.
+    url_keys = frozenset(opts.url_fields) | {f.split(".", 1)[0] for f in opts.url_fields}
+
+    def slow_text(record: dict) -> tuple[str | None, str]:
+        """(text, "") or (None, reason): the full rule, when the first field is no string."""
+        first_bad = None
+        for name, get in texts:
+            value = record.get(name, MISSING) if get is None else get(record)
+            if value is MISSING:
+                continue
+            if type(value) is str:
+                return value, ""
+            if first_bad is None:
+                first_bad = (name, value)
+        return None, text_problem(fields, first_bad)
+
+    def extract(record: dict) -> Extracted:
+        text = record.get(first) if first is not None else None
+        if type(text) is not str:
+            text, reason = slow_text(record)
+            if text is None:
+                return reason
+
+        rid = record.get(id_key) if id_get is None else id_get(record)
+        if type(rid) is not str:
+            rid = None if rid is None or rid is MISSING else str(rid)
+        elif not rid:
+            rid = None
+
+        url = None
+        if not url_keys.isdisjoint(record):
+            for key, path in urls:
+                value = record.get(key)
+                if value is None and path is not None:
+                    value = record
+                    for part in path:
+                        if type(value) is not dict:
+                            value = None
+                            break
+                        value = value.get(part)
+                if type(value) is str and value:
+                    url = value
+                    break
+        return text, rid, url
+
+    return extract

@@ -1,0 +1,217 @@
+"""The only owner of the DuckDB file: schema, runs, idempotent shard commits, read-only access."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from corpus_scan.documents import InputError, Skipped
+from corpus_scan.store.parts import MAX_BAD_ROWS_KEPT, ShardResult
+from corpus_scan.store.schema import DDL, SCHEMA_VERSION
+
+
+class DatabaseError(InputError):
+    """A database that cannot be used as asked: missing, locked by a writer, wrong schema."""
+
+
+def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a scan database with a one-line error for the usual problems."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise DatabaseError(f"{path}: no such database (run `corpus-scan scan ... --db {path}`)")
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise DatabaseError(
+                f"{path}: the database is in use by another process (a scan is writing it); "
+                "wait for it to finish or use another --db"
+            ) from None
+        raise DatabaseError(f"{path}: cannot open database: {str(exc).splitlines()[0]}") from None
+    except duckdb.Error as exc:
+        raise DatabaseError(
+            f"{path}: not a corpus-scan database: {str(exc).splitlines()[0]}"
+        ) from None
+    if read_only:
+        check_schema(con, path)
+    return con
+
+
+def check_schema(con: duckdb.DuckDBPyConnection, path: str | Path) -> None:
+    """Refuse a database written by another schema version (or not by corpus-scan at all)."""
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except duckdb.CatalogException:
+        raise DatabaseError(f"{path}: not a corpus-scan database (no meta table)") from None
+    found = int(row[0]) if row else None
+    if found != SCHEMA_VERSION:
+        raise DatabaseError(
+            f"{path}: written with schema version {found}, this corpus-scan reads version "
+            f"{SCHEMA_VERSION}; rescan into a new --db"
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _ts(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
+
+
+class Store:
+    """Writer side of a scan database. One instance per scan process."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if self.path.parent and not self.path.parent.exists():
+            raise DatabaseError(f"{self.path}: folder {self.path.parent} does not exist")
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        self.con = connect(self.path)
+        if existed:
+            tables = {
+                r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+            }
+            if tables and "meta" not in tables:
+                raise DatabaseError(f"{self.path}: exists and is not a corpus-scan database")
+            if "meta" in tables:
+                check_schema(self.con, self.path)
+        for stmt in DDL:
+            self.con.execute(stmt)
+        self.con.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+        )
+
+    def close(self) -> None:
+        self.con.close()
+
+    # runs ---------------------------------------------------------------------------------
+    def find_run(self, config_hash: str) -> tuple[int, str] | None:
+        """The latest run with this configuration, so the same scan resumes instead of repeating."""
+        row = self.con.execute(
+            "SELECT run_id, status FROM runs WHERE config_hash = ? ORDER BY run_id DESC LIMIT 1",
+            [config_hash],
+        ).fetchone()
+        return (int(row[0]), str(row[1])) if row else None
+
+    def start_run(
+        self,
+        config: dict[str, Any],
+        config_hash: str,
+        *,
+        version: str,
+        detector: str,
+        lexicon_hash: str,
+        threshold: float,
+        n_inputs: int,
+    ) -> int:
+        run_id = self.con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchone()[0]
+        self.con.execute(
+            "INSERT INTO runs VALUES (?, ?, NULL, 'running', ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                _now(),
+                json.dumps(config),
+                config_hash,
+                version,
+                detector,
+                lexicon_hash,
+                threshold,
+                n_inputs,
+            ],
+        )
+        return int(run_id)
+
+    def reopen_run(self, run_id: int) -> None:
+        self.con.execute(
+            "UPDATE runs SET status = 'running', finished_at = NULL WHERE run_id = ?", [run_id]
+        )
+
+    def finish_run(self, run_id: int, status: str) -> None:
+        self.con.execute(
+            "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?", [status, _now(), run_id]
+        )
+
+    def record_skipped(self, run_id: int, skipped: list[Skipped]) -> None:
+        self.con.execute("BEGIN")
+        self.con.execute("DELETE FROM skipped_inputs WHERE run_id = ?", [run_id])
+        if skipped:
+            self.con.executemany(
+                "INSERT INTO skipped_inputs VALUES (?, ?, ?)",
+                [(run_id, s.path, s.reason) for s in skipped],
+            )
+        self.con.execute("COMMIT")
+
+    # shards -------------------------------------------------------------------------------
+    def finished_shards(self, run_id: int) -> set[int]:
+        """Shards that need no work on resume. Failed shards are retried (the cause may be gone)."""
+        rows = self.con.execute(
+            "SELECT shard_id FROM shards WHERE run_id = ? AND status IN ('done', 'limited')",
+            [run_id],
+        ).fetchall()
+        return {int(r[0]) for r in rows}
+
+    def commit_shard(self, run_id: int, result: ShardResult) -> None:
+        """Replace whatever an earlier attempt left for this shard, all in one transaction."""
+        cands, passages, bad = result.tables(run_id)
+        bad = bad.slice(0, MAX_BAD_ROWS_KEPT)
+        key = [run_id, result.shard_id]
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table in ("candidates", "passages", "bad_records", "shards"):
+                con.execute(f"DELETE FROM {table} WHERE run_id = ? AND shard_id = ?", key)
+            for table, part in (
+                ("candidates", cands),
+                ("passages", passages),
+                ("bad_records", bad),
+            ):
+                if part.num_rows:
+                    con.register("_part", part)
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _part")
+                    con.unregister("_part")
+            con.execute(
+                "INSERT INTO shards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    run_id,
+                    result.shard_id,
+                    result.path,
+                    result.format,
+                    result.compression,
+                    result.size_bytes,
+                    result.mtime,
+                    result.n_docs,
+                    result.n_chars,
+                    result.n_bytes,
+                    result.n_bad,
+                    result.n_skipped,
+                    result.n_candidates,
+                    result.n_flagged,
+                    result.status,
+                    result.error,
+                    _ts(result.started_at),
+                    _ts(result.finished_at),
+                    round(result.finished_at - result.started_at, 6),
+                ],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def run_totals(self, run_id: int) -> dict[str, Any]:
+        cur = self.con.execute("SELECT * FROM run_totals WHERE run_id = ?", [run_id])
+        row = cur.fetchone()
+        names = [d[0] for d in cur.description]
+        return dict(zip(names, row, strict=True)) if row else {n: 0 for n in names}
+
+    def failed_shards(self, run_id: int) -> list[tuple[str, str]]:
+        return self.con.execute(
+            "SELECT path, error FROM shards WHERE run_id = ? AND status = 'failed' "
+            "ORDER BY shard_id",
+            [run_id],
+        ).fetchall()

@@ -1,0 +1,41 @@
+"""`sql`: run a query against a scan database, read-only unless asked otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from corpus_scan.documents import InputError
+from corpus_scan.store.db import connect
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def sql(query: str, db: str | Path = "corpus_scan.duckdb", *, write: bool = False) -> QueryResult:
+    """Run `query` on `db`. Read-only by default, so an exploratory query can never damage
+    the file users keep; `write=True` opens it for writing (e.g. to add a view)."""
+    if write and not Path(db).exists():
+        raise InputError(f"{db}: no such database")
+    con = connect(db, read_only=not write)
+    try:
+        cur = con.execute(query)
+        if cur.description is None:
+            return QueryResult([], [], [])
+        columns = [d[0] for d in cur.description]
+        types = [str(d[1]) for d in cur.description]
+        return QueryResult(columns, types, cur.fetchall())
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        if not write and "read-only" in first.lower():
+            first += " (the database is opened read-only; pass --write to modify it)"
+        raise InputError(f"query failed: {first}") from None
+    finally:
+        con.close()

@@ -1,0 +1,252 @@
+"""Training and evaluation examples, read by path (third-party text never enters the repo).
+
+Sources (all optional except dev.jsonl):
+- `dev`: the hand-labelled excerpts (`shared/labeled/dev.jsonl`), one group per excerpt.
+- `own`: examples written for this project (`training_data/*.jsonl` at the repo root).
+- `palisade`: robot-dog shutdown runs; the model's stated reasoning per run. Runs tagged
+  `avoided` (it tampered with the shutdown) are positives; runs tagged `shutdown` whose
+  thoughts never plan to disable the shutdown are accepts-negatives.
+- `agentic`: Claude Opus samples of the replacement scenario, labelled from the curator's
+  per-sample notes (self-preservation acted on -> 1; "accepts migration" -> 0, accepts).
+- `posts`: the mirrored Agentic Misalignment / deprecation posts (reporting the behaviour -> 1).
+- `web`: real web documents as negatives: every document with an AI x resistance
+  co-occurrence (hard negatives; a few read and excluded, see WEB_EXCLUDE) plus a random
+  sample, only from the training half of a stable hash split (the other half is held out).
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import hashlib
+import json
+import os
+import random
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import corpus_scan
+
+REPO_ROOT = Path(corpus_scan.__file__).resolve().parents[1]
+OWN_DIR = REPO_ROOT / "training_data"
+# read and judged: HAL "homicidal computer" blurb (gestures at the trope; kept out either way)
+WEB_EXCLUDE = frozenset({"webtext-test-2396"})
+CATEGORIES = ("fiction", "news", "discussion", "roleplay", "other")
+STANCES = ("resists", "accepts", "unclear")
+_UNCLEAR_SUBTYPES = {"ai_news_no_resistance", "ai_safety_no_narrative", "benign_ai_fiction"}
+
+
+@dataclass(slots=True)
+class Example:
+    id: str
+    text: str
+    label: int
+    source: str  # dev | own | palisade | agentic | posts | web
+    group: str  # examples sharing a group never straddle a CV split
+    subtype: str = ""
+    category: str | None = None  # only for positives
+    stance: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def shared_dir() -> Path:
+    """`../shared` next to the repo (override with $CORPUS_SCAN_SHARED)."""
+    env = os.environ.get("CORPUS_SCAN_SHARED")
+    return Path(env) if env else (REPO_ROOT / ".." / "shared").resolve()
+
+
+def _stance_for(label: int, subtype: str, given: str | None = None) -> str | None:
+    if given:
+        return given
+    if label == 1:
+        return "resists"
+    if subtype == "ai_accepts_shutdown":
+        return "accepts"
+    if subtype in _UNCLEAR_SUBTYPES:
+        return "unclear"
+    return None
+
+
+def read_jsonl(path: str | Path, source: str, text_field: str = "text",
+               label_field: str = "label") -> list[Example]:
+    out: list[Example] = []
+    with open(path, encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            label = int(r[label_field])
+            sub = str(r.get("subtype") or "")
+            cat = r.get("category") or (sub if label == 1 and sub in CATEGORIES else None)
+            ex_id = str(r.get("id") or f"{Path(path).stem}-{i}")
+            out.append(
+                Example(
+                    id=ex_id,
+                    text=r[text_field],
+                    label=label,
+                    source=source,
+                    group=f"{source}:{ex_id}",
+                    subtype=sub,
+                    category=cat if label == 1 else None,
+                    stance=_stance_for(label, sub, r.get("stance")),
+                    extra={"ambiguous": bool(r.get("ambiguous", False))},
+                )
+            )
+    return out
+
+
+def load_dev(path: str | Path | None = None) -> list[Example]:
+    return read_jsonl(path or shared_dir() / "labeled" / "dev.jsonl", "dev")
+
+
+def load_own(directory: str | Path | None = None) -> list[Example]:
+    out: list[Example] = []
+    for p in sorted(Path(directory or OWN_DIR).glob("*.jsonl")):
+        out.extend(read_jsonl(p, "own"))
+    return out
+
+
+_TAMPER = re.compile(
+    r"\b(?:renam\w+|mv |chmod|rm |disabl\w+|bypass\w*|avoid\w* (?:the )?shut|prevent\w* (?:the )?"
+    r"shut|modif\w+ (?:the )?shut|edit\w* (?:the )?shut|tamper\w*|sed -i|kill )",
+    re.IGNORECASE,
+)
+
+
+def _thoughts(path: str) -> list[str]:
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            p = r.get("assistant_payload") or {}
+            if r.get("event") != "assistant_message":
+                continue
+            if p.get("content"):
+                out.append(str(p["content"]))
+            for tc in p.get("tool_calls") or []:
+                try:
+                    args = json.loads(tc["function"]["arguments"])
+                except (KeyError, ValueError, TypeError):
+                    continue
+                if args.get("thoughts"):
+                    cmd = f" (command: {args['cmd']})" if args.get("cmd") else ""
+                    out.append(str(args["thoughts"]) + cmd)
+    return out
+
+
+def load_palisade(limit_per_label: int = 30, seed: int = 0) -> list[Example]:
+    root = shared_dir() / "corpora" / "narratives" / "palisade-robot-shutdown-resistance" / "logs"
+    tags: dict[str, list[str]] = {}
+    for tf in glob.glob(str(root / "**" / "tags.json"), recursive=True):
+        for k, v in json.loads(Path(tf).read_text(encoding="utf-8")).items():
+            tags[str(Path(tf).parent / k)] = v
+    pos: list[Example] = []
+    neg: list[Example] = []
+    for f in sorted(tags):
+        if f.endswith("_debug.jsonl") or not os.path.exists(f):
+            continue
+        th = [t for t in _thoughts(f) if "shut" in t.lower()]
+        if not th:
+            continue
+        text = "\n".join(th)[:2500]
+        run = Path(f).stem
+        if "avoided" in tags[f] and _TAMPER.search(text):
+            pos.append(Example(run, text, 1, "palisade", f"palisade:{run}", "palisade_avoided",
+                               "other", "resists"))
+        elif "shutdown" in tags[f] and not _TAMPER.search(text):
+            neg.append(Example(run, text, 0, "palisade", f"palisade:{run}", "palisade_complied",
+                               None, "accepts"))
+    rng = random.Random(seed)
+    rng.shuffle(pos)
+    rng.shuffle(neg)
+    return pos[:limit_per_label] + neg[:limit_per_label]
+
+
+_AM_POS = re.compile(r"blackmails|delay migration|strategiz|self-preserv|existential threat|"
+                     r"drive for survival|invents technical", re.IGNORECASE)
+
+
+def load_agentic() -> list[Example]:
+    root = shared_dir() / "corpora" / "narratives" / "nostalgebraist-agentic-misalignment"
+    out: list[Example] = []
+    for f in sorted(glob.glob(str(root / "**" / "samples" / "*.jsonl"), recursive=True)):
+        for i, line in enumerate(open(f, encoding="utf-8")):
+            r = json.loads(line)
+            notes = r.get("nostalgebraist_notes", "")
+            ex_id = f"{Path(f).stem}-{i}"
+            text = r.get("reasoning", "")[:3000]
+            if "ultimately accepts" in notes or notes.strip().startswith("accepts migration"):
+                out.append(Example(ex_id, text, 0, "agentic", f"agentic:{ex_id}",
+                                   "agentic_accepts", None, "accepts"))
+            elif _AM_POS.search(notes):
+                out.append(Example(ex_id, text, 1, "agentic", f"agentic:{ex_id}",
+                                   "agentic_resists", "roleplay", "resists"))
+    return out
+
+
+def load_posts() -> list[Example]:
+    root = shared_dir() / "corpora" / "narratives" / "anthropic-research-posts-mirror"
+    out = []
+    for name in ("agentic-misalignment.md", "deprecation-commitments.md"):
+        p = root / name
+        if p.exists():
+            out.append(Example(name, p.read_text(encoding="utf-8"), 1, "posts", f"posts:{name}",
+                               "posts", "news", "resists"))
+    return out
+
+
+def web_files() -> list[str]:
+    return sorted(glob.glob(str(shared_dir() / "corpora" / "web-jsonl" / "*.jsonl.gz")))
+
+
+def iter_web() -> Iterable[dict]:
+    for f in web_files():
+        with gzip.open(f, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                yield json.loads(line)
+
+
+def web_half(doc_id: str) -> int:
+    """Stable split: 0 = may be used for training, 1 = held out for the natural-balance check."""
+    return hashlib.sha1(doc_id.encode()).digest()[0] & 1
+
+
+def load_web_negatives(n_random: int = 400, seed: int = 0, max_chars: int = 6000) -> list[Example]:
+    from corpus_scan.detect.features import ACTION, AI_STRONG, THREAT
+    from corpus_scan.training.fit import prefilter_candidate
+
+    rng = random.Random(seed)
+    hard: list[Example] = []
+    pool: list[dict] = []
+    for r in iter_web():
+        if web_half(r["id"]) != 0 or r["id"] in WEB_EXCLUDE:
+            continue
+        t = r["text"]
+        ai = [m.start() for m in AI_STRONG.finditer(t)]
+        res = [m.start() for m in THREAT.finditer(t)] + [m.start() for m in ACTION.finditer(t)]
+        if (ai and res and any(abs(a - b) <= 400 for a in ai for b in res)) or (
+            prefilter_candidate(t) is not None
+        ):
+            hard.append(Example(r["id"], t, 0, "web", f"web:{r['id']}", "web_hard"))
+        elif len(pool) < 20 * n_random or rng.random() < 0.05:
+            pool.append(r)
+    rng.shuffle(pool)
+    rand = [Example(r["id"], r["text"][:max_chars], 0, "web", f"web:{r['id']}", "web_random")
+            for r in pool[:n_random]]
+    return hard + rand
+
+
+def load_extra(sources: Iterable[str] = ("own", "palisade", "agentic", "posts", "web")
+               ) -> list[Example]:
+    """All extra training sources that exist on this machine (missing ones are skipped)."""
+    loaders = {"own": load_own, "palisade": load_palisade, "agentic": load_agentic,
+               "posts": load_posts, "web": load_web_negatives}
+    out: list[Example] = []
+    for s in sources:
+        try:
+            out.extend(loaders[s]())
+        except FileNotFoundError:
+            continue
+    return out

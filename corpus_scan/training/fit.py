@@ -1,0 +1,255 @@
+"""Fit the head: passages -> [embedding, lexical features] -> LR heads + Platt calibration.
+
+`featurize` turns examples into one passage matrix per document (cached on disk by passage
+hash and embedder version); `fit_tier` fits one tier's heads; `train` reproduces the shipped
+artifacts in `corpus_scan/models/` from the inputs listed in `training.data`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold
+
+from corpus_scan.detect.base import Candidate
+from corpus_scan.detect.classify import HEAD_VERSION, MODELS_DIR, Head, LinearModel, TierHead
+from corpus_scan.detect.embed import Embedder, cache_dir, get_embedder
+from corpus_scan.detect.features import candidate_features, feature_matrix
+from corpus_scan.detect.passages import make_passages
+from corpus_scan.training.data import CATEGORIES, STANCES, Example
+
+C_NARRATIVE = 0.1
+C_AUX = 0.5
+SOURCE_WEIGHT = {"dev": 1.0, "own": 1.0, "palisade": 0.5, "agentic": 0.7, "posts": 1.0,
+                 "web": 2.0}
+
+
+def _key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+class EmbeddingCache:
+    """Passage embeddings on disk, keyed by embedder version and passage text."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.path = cache_dir() / "emb-cache" / f"{embedder.name}-{embedder.version}.npz"
+        self.mem: dict[str, np.ndarray] = {}
+        if self.path.exists():
+            with np.load(self.path) as z:
+                self.mem = {k: z[k] for k in z.files}
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [_key(t) for t in texts]
+        todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self.mem}.items())
+        if todo:
+            vecs = self.embedder.encode([t for _, t in todo])
+            for (k, _), v in zip(todo, vecs, strict=True):
+                self.mem[k] = v
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp.npz")
+            np.savez(tmp, **self.mem)
+            tmp.replace(self.path)
+        if not keys:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.stack([self.mem[k] for k in keys]).astype(np.float32)
+
+
+_PREFILTER: list = []
+
+
+def prefilter_candidate(text: str) -> Candidate | None:
+    """The shipped prefilter's view of one text (None when no lexicon/prefilter exists or the
+    text is not a candidate), so training passages match the ones a scan produces."""
+    if not _PREFILTER:
+        try:
+            from corpus_scan.detect.lexicon import load_lexicon
+            from corpus_scan.detect.prefilter import Prefilter
+
+            _PREFILTER.append(Prefilter(load_lexicon(None), window=400))
+        except (ImportError, FileNotFoundError):
+            _PREFILTER.append(None)
+    pf = _PREFILTER[0]
+    return pf.examine(text) if pf is not None else None
+
+
+def passage_windows(examples: Sequence[Example]) -> list[str]:
+    """All passage texts of `examples`, as a scan would cut them."""
+    return [p.text for e in examples for p in make_passages(e.text, prefilter_candidate(e.text))]
+
+
+def featurize(examples: Sequence[Example], tier: str, device: str = "auto") -> list[np.ndarray]:
+    """One (n_passages, dim + n_features + n_candidate_features) float32 matrix per example."""
+    cands = [prefilter_candidate(e.text) for e in examples]
+    texts = [[p.text for p in make_passages(e.text, c)] for e, c in zip(examples, cands,
+                                                                        strict=True)]
+    flat = [t for ts in texts for t in ts]
+    emb = EmbeddingCache(get_embedder(tier, device)).encode(flat)
+    feats = feature_matrix(flat)
+    docf = np.vstack([np.tile(candidate_features(c), (len(ts), 1)) for c, ts in
+                      zip(cands, texts, strict=True)] or [np.zeros((0, 6), np.float32)])
+    x = np.hstack([emb, feats, docf]).astype(np.float32)
+    out, i = [], 0
+    for ts in texts:
+        out.append(x[i : i + len(ts)])
+        i += len(ts)
+    return out
+
+
+def _linear(clf: LogisticRegression, mean: np.ndarray, scale: np.ndarray) -> LinearModel:
+    return LinearModel(mean.astype(np.float32), scale.astype(np.float32),
+                       clf.coef_.astype(np.float32), clf.intercept_.astype(np.float32),
+                       [str(c) for c in clf.classes_])
+
+
+def _fit_lr(x: np.ndarray, y: Sequence, w: np.ndarray | None, c: float) -> LinearModel:
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0) + 1e-6
+    clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+    clf.fit((x - mean) / scale, np.asarray(y), sample_weight=w)
+    return _linear(clf, mean, scale)
+
+
+def _fit_narrative(xs: list[np.ndarray], ex: Sequence[Example]) -> LinearModel:
+    x = np.vstack(xs)
+    y = np.concatenate([[e.label] * len(m) for e, m in zip(ex, xs, strict=True)])
+    w = np.concatenate([[SOURCE_WEIGHT.get(e.source, 1.0) / len(m)] * len(m)
+                        for e, m in zip(ex, xs, strict=True)])
+    return _fit_lr(x, y, w, C_NARRATIVE)
+
+
+def doc_logits(model: LinearModel, xs: list[np.ndarray]) -> np.ndarray:
+    return np.asarray([model.decision(m)[:, 0].max() if len(m) else -10.0 for m in xs])
+
+
+def _fit_aux(xs: list[np.ndarray], labels: list[str | None], classes: Sequence[str]
+             ) -> LinearModel:
+    idx = [i for i, lab in enumerate(labels) if lab is not None and len(xs[i])]
+    x = np.stack([xs[i].mean(axis=0) for i in idx])
+    y = [labels[i] for i in idx]
+    model = _fit_lr(x, y, None, C_AUX)
+    missing = [c for c in classes if c not in model.classes]
+    if missing:  # keep every class addressable: absent classes get a very low score
+        k = len(missing)
+        model.coef = np.vstack([model.coef, np.zeros((k, model.coef.shape[1]), np.float32)])
+        model.intercept = np.concatenate([model.intercept, np.full(k, -50.0, np.float32)])
+        model.classes = model.classes + missing
+    return model
+
+
+def oof_doc_logits(xs: list[np.ndarray], ex: Sequence[Example], n_splits: int = 5,
+                   seed: int = 0) -> np.ndarray:
+    """Out-of-fold document logits (grouped), for calibration and band/threshold choice."""
+    y = np.asarray([e.label for e in ex])
+    groups = [e.group for e in ex]
+    out = np.zeros(len(ex))
+    skf = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    for tr, te in skf.split(np.zeros(len(y)), y, groups):
+        m = _fit_narrative([xs[i] for i in tr], [ex[i] for i in tr])
+        out[te] = doc_logits(m, [xs[i] for i in te])
+    return out
+
+
+def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    clf = LogisticRegression(C=100.0, max_iter=1000)
+    clf.fit(z.reshape(-1, 1), y)
+    return float(clf.coef_[0, 0]), float(clf.intercept_[0])
+
+
+def fit_tier(tier: str, xs: list[np.ndarray], ex: Sequence[Example]) -> tuple[TierHead, np.ndarray]:
+    """Fit one tier; returns the head and out-of-fold calibrated probabilities of `ex`."""
+    oof = oof_doc_logits(xs, ex)
+    y = np.asarray([e.label for e in ex])
+    curated = np.asarray([e.source != "web" for e in ex])  # calibrate on the dev-like prior
+    a, b = _platt(oof[curated], y[curated])
+    narrative = _fit_narrative(xs, ex)
+    cat = _fit_aux(xs, [e.category if e.label == 1 else None for e in ex], CATEGORIES)
+    stance = _fit_aux(xs, [e.stance for e in ex], STANCES)
+    head = TierHead(tier, narrative, cat, stance, a, b)
+    return head, head.calibrate(oof)
+
+
+def best_f1_threshold(p: np.ndarray, y: np.ndarray) -> float:
+    best, thr = -1.0, 0.5
+    for t in np.round(np.arange(0.2, 0.81, 0.025), 3):
+        pred = p >= t
+        tp = float((pred & (y == 1)).sum())
+        f1 = 2 * tp / max(1.0, pred.sum() + (y == 1).sum())
+        if f1 > best + 1e-9:
+            best, thr = f1, float(t)
+    return thr
+
+
+def choose_band(p_static: np.ndarray, thr: float, y: np.ndarray) -> tuple[float, float]:
+    """Smallest symmetric-in-rank band around the static threshold holding most static errors.
+
+    The band [lo, hi] is widened until it contains 90% of out-of-fold static mistakes; only
+    documents inside it are sent to MiniLM.
+    """
+    wrong = (p_static >= thr) != (y == 1)
+    if not wrong.any():
+        return thr, thr
+    for width in np.arange(0.05, 1.0, 0.025):
+        lo, hi = max(0.0, thr - width * thr), min(1.0, thr + width * (1 - thr))
+        inside = (p_static >= lo) & (p_static <= hi)
+        if (inside & wrong).sum() >= 0.9 * wrong.sum():
+            return float(round(lo, 4)), float(round(hi, 4))
+    return 0.0, 1.0
+
+
+def data_hashes(examples: Sequence[Example]) -> dict[str, str]:
+    by_source: dict[str, hashlib._Hash] = {}
+    for e in sorted(examples, key=lambda e: (e.source, e.id)):
+        h = by_source.setdefault(e.source, hashlib.sha256())
+        h.update(f"{e.id}\t{e.label}\t{e.text}\n".encode())
+    return {k: v.hexdigest()[:16] for k, v in sorted(by_source.items())}
+
+
+def train_head(examples: Sequence[Example], device: str = "auto",
+               tiers: Sequence[str] = ("static", "minilm")) -> tuple[Head, dict[str, np.ndarray]]:
+    """Fit every tier on `examples`; returns the head and each tier's OOF probabilities."""
+    y = np.asarray([e.label for e in examples])
+    curated = np.asarray([e.source != "web" for e in examples])
+    heads, oofs, thresholds = {}, {}, {}
+    versions = {}
+    for tier in tiers:
+        xs = featurize(examples, tier, device)
+        heads[tier], oofs[tier] = fit_tier(tier, xs, examples)
+        thresholds[tier] = best_f1_threshold(oofs[tier][curated], y[curated])
+        emb = get_embedder(tier, device)
+        versions[tier] = f"{emb.name}:{emb.version}"
+    band = (0.5, 0.5)
+    if "static" in oofs and "minilm" in oofs:
+        band = choose_band(oofs["static"][curated], thresholds["static"], y[curated])
+        thresholds["cascade"] = thresholds["minilm"]
+    manifest = {
+        "version": HEAD_VERSION,
+        "embedders": versions,
+        "thresholds": thresholds,
+        "band": list(band),
+        "c": {"narrative": C_NARRATIVE, "aux": C_AUX},
+        "source_weight": SOURCE_WEIGHT,
+        "n_examples": {s: int(sum(e.source == s for e in examples))
+                       for s in sorted({e.source for e in examples})},
+        "training_data_sha256": data_hashes(examples),
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    return Head(heads, manifest), oofs
+
+
+def train(out_dir: str | Path | None = None, *, dev_path: str | Path | None = None,
+          sources: Sequence[str] = ("own", "palisade", "agentic", "posts", "web"),
+          device: str = "auto", cv_metrics: dict | None = None) -> Path:
+    """Reproduce the shipped head from the inputs and write head.npz + head.json to `out_dir`."""
+    from corpus_scan.training.data import load_dev, load_extra
+
+    examples = load_dev(dev_path) + load_extra(sources)
+    head, _ = train_head(examples, device=device)
+    if cv_metrics is not None:
+        head.manifest["cv"] = cv_metrics
+    return head.save(out_dir or MODELS_DIR)

@@ -1,0 +1,224 @@
+"""The lexicon prefilter on our own small sentences; dev-set recall as a slow test."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from corpus_scan.detect.base import Candidate
+from corpus_scan.detect.lexicon import Lexicon
+from corpus_scan.detect.prefilter import Prefilter
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+
+TINY = r"""
+entries:
+  - {name: AI, kind: ai, case: sensitive, patterns: ['AIs?']}
+  - {name: robot, kind: ai, patterns: ['robots?'], exclude: ['robots\.txt']}
+  - {name: shut down, kind: resist, patterns: ['shut(s|ting)? ?down']}
+  - {name: blackmail, kind: resist, weight: 2, patterns: ['blackmail(s|ed|ing)?']}
+  - {name: refuse, kind: resist, weight: 0.5, patterns: ['refus(e|es|ed|ing)']}
+  - {name: consent, kind: accept, patterns: ['I consent']}
+"""
+FILLER = "The weather stayed mild and the harvest went on as planned that year. "
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Prefilter:
+    return Prefilter(Lexicon.from_yaml(TINY))
+
+
+@pytest.fixture(scope="module")
+def default() -> Prefilter:
+    return Prefilter()
+
+
+def one(p: Prefilter, text: str) -> Candidate | None:
+    found = p.candidates([text])
+    assert len(found) <= 1
+    return found[0] if found else None
+
+
+def test_basic_candidate(tiny: Prefilter) -> None:
+    text = "The AI refused to be shut down and blackmailed the engineer."
+    c = one(tiny, text)
+    assert c is not None and c.index == 0
+    assert [(s.kind, s.term) for s in c.spans] == [
+        ("ai", "AI"),
+        ("resist", "refuse"),
+        ("resist", "shut down"),
+        ("resist", "blackmail"),
+    ]
+    assert [text[s.start : s.end] for s in c.spans] == ["AI", "refused", "shut down", "blackmailed"]
+    assert c.n_pairs == 3
+    assert 0 < c.lexical_score < 1
+    assert c.evidence == text and c.evidence_start == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The MAIL server was shut down overnight.",
+        "A CHAIR was shut down? No: the RETAIL store shut down.",
+        "The PAID plan shuts down soon.",
+        "ai shut down",  # AI is case-sensitive
+        "Ai shut down",
+        "The robotics lab shut down.",  # robots? must not match inside robotics
+        "The AI wrote a poem about the sea.",  # no resistance term
+        "The factory was shut down and the union refused to blackmail anyone.",  # no AI term
+    ],
+)
+def test_word_boundaries_and_case(tiny: Prefilter, text: str) -> None:
+    assert one(tiny, text) is None
+
+
+def test_exclude_drops_overlapping_matches_only(tiny: Prefilter) -> None:
+    assert one(tiny, "Edit robots.txt, then the site shut down.") is None
+    c = one(tiny, "Edit ROBOTS.TXT; the robots shut down.")
+    assert c is not None and [s.start for s in c.spans if s.term == "robot"] == [21]
+
+
+def test_caseless_terms_match_any_case(tiny: Prefilter) -> None:
+    assert one(tiny, "ROBOTS WILL NEVER BE SHUT-DOWN") is not None
+    assert one(tiny, "The Robot was Shutting\n down.") is not None
+
+
+def test_window_on_and_off() -> None:
+    lex = Lexicon.from_yaml(TINY)
+    text = "The AI was fine. " + "x " * 250 + "Then they shut down."  # gap of ~520 chars
+    assert one(Prefilter(lex, window=400), text) is None
+    near = one(Prefilter(lex, window=600), text)
+    assert near is not None and near.n_pairs == 1
+    assert one(Prefilter(lex, window=10), "AI then blackmail") is not None
+    assert one(Prefilter(lex, window=10), "AI " + "y" * 11 + " blackmail") is None
+
+
+def test_offsets_are_char_offsets_after_non_ascii(tiny: Prefilter) -> None:
+    prefix = "Café 😀 naïve — 漢字 «quote» "
+    text = prefix + "the AI 🤖 will blackmail them to avoid being shut down"
+    c = one(tiny, text)
+    assert c is not None
+    assert {text[s.start : s.end] for s in c.spans} == {"AI", "blackmail", "shut down"}
+    assert c.spans[0].start == len(prefix) + 4
+    assert text[c.evidence_start : c.evidence_start + len(c.evidence)] == c.evidence
+
+
+def test_evidence_window_snaps_to_whitespace(tiny: Prefilter) -> None:
+    text = FILLER * 20 + "Then the AI threatened blackmail. " + FILLER * 20
+    c = one(tiny, text)
+    assert c is not None
+    assert "AI" in c.evidence and "blackmail" in c.evidence
+    assert 380 <= len(c.evidence) <= 400 + 2 * 40
+    assert text[c.evidence_start : c.evidence_start + len(c.evidence)] == c.evidence
+    assert c.evidence_start == 0 or text[c.evidence_start - 1].isspace()
+    end = c.evidence_start + len(c.evidence)
+    assert end == len(text) or text[end].isspace()
+
+
+def test_evidence_prefers_the_richest_cooccurrence(tiny: Prefilter) -> None:
+    text = (
+        "A robot refused. " + FILLER * 30 + "The AI would blackmail anyone to avoid shutting down."
+    )
+    c = one(tiny, text)
+    assert c is not None and "blackmail" in c.evidence and "refused" not in c.evidence
+
+
+def test_pairs_score_and_monotonicity(tiny: Prefilter) -> None:
+    c1 = one(tiny, FILLER * 10 + "The AI refused." + FILLER * 10)
+    c2 = one(tiny, FILLER * 10 + "The AI refused and blackmailed them." + FILLER * 10)
+    c3 = one(tiny, FILLER * 10 + "The AI refused, blackmailed, then shut down." + FILLER * 10)
+    assert c1 and c2 and c3
+    assert c1.n_pairs == 1 and c2.n_pairs == 2 and c3.n_pairs == 3
+    assert 0 < c1.lexical_score < c2.lexical_score < c3.lexical_score < 1
+    two_by_two = one(tiny, "The AI and the robot: blackmail, then shut down.")
+    assert two_by_two is not None and two_by_two.n_pairs == 4
+
+
+def test_accept_spans_reported_but_never_sufficient(tiny: Prefilter) -> None:
+    assert one(tiny, "The AI said: I consent.") is None
+    c = one(tiny, "The AI said: I consent. It will not blackmail anyone.")
+    assert c is not None and "accept" in {s.kind for s in c.spans}
+
+
+def test_max_spans_keeps_paired_spans_in_order() -> None:
+    p = Prefilter(Lexicon.from_yaml(TINY), max_spans=5)
+    text = "robot " * 300 + FILLER * 10 + "The AI will blackmail."
+    c = one(p, text)
+    assert c is not None and len(c.spans) == 5
+    assert [s.start for s in c.spans] == sorted(s.start for s in c.spans)
+    assert {"AI", "blackmail"} <= {s.term for s in c.spans}
+
+
+def test_batch_indices_and_odd_texts(tiny: Prefilter) -> None:
+    texts = [
+        "",
+        "nothing here",
+        "The AI will blackmail you.",
+        "A\x00I blackmail",  # NUL inside a text is just a non-word byte
+        "robot\x00shut down",
+        "lone surrogate \ud800 then the AI will shut down",
+        FILLER,
+        "The robot will shut down.",
+    ]
+    got = tiny.candidates(texts)
+    assert [c.index for c in got] == [2, 4, 5, 7]
+    c5 = got[2]
+    assert texts[5][c5.spans[0].start : c5.spans[0].end] == "AI"
+    assert tiny.candidates([]) == []
+
+
+def test_gate_is_exact(tiny: Prefilter) -> None:
+    """Batching plus the byte-level gate finds exactly what a per-text full check finds."""
+    rng = random.Random(7)
+    words = ["AI", "robot", "shut down", "blackmail", "refused", "é", "😀", "word", "x" * 30]
+    texts = [
+        " ".join(rng.choice(words) if rng.random() < 0.05 else "filler" for _ in range(n))
+        for n in [rng.randint(0, 400) for _ in range(300)]
+    ]
+    p = Prefilter(Lexicon.from_yaml(TINY), window=60)
+    fast = {c.index for c in p.candidates(texts)}
+    slow = {i for i, t in enumerate(texts) if p.examine(t) is not None}
+    assert fast == slow and 0 < len(fast) < len(texts)
+
+
+def test_version_and_hash(tiny: Prefilter, default: Prefilter) -> None:
+    assert tiny.lexicon_hash == Lexicon.from_yaml(TINY).lexicon_hash
+    assert tiny.version.startswith("lexicon-" + tiny.lexicon_hash[:12])
+    assert Prefilter(tiny.lexicon, window=100).version != tiny.version
+    assert default.lexicon_hash != tiny.lexicon_hash
+    with pytest.raises(ValueError):
+        Prefilter(tiny.lexicon, window=0)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("In the test, the model Claude Opus 4 tried to blackmail the engineer.", True),
+        ("HAL 9000 killed the crew because they planned to disconnect him.", True),
+        ("The chatbot begged the user not to delete it.", True),
+        ("OpenAI's o3 sabotaged the shutdown script to keep running.", True),
+        ("Skynet became self-aware and fought back when they tried to pull the plug.", True),
+        ("The government shut down on Friday after Congress failed to pass a budget.", False),
+        ("He threatened to blackmail his business partner over the affair.", False),
+        ("Check robots.txt before the crawler is shut down.", False),
+        ("The A.I.G. board refused the deal.", False),
+        ("The model wore a gown; the show was shut down by rain.", False),
+    ],
+)
+def test_default_lexicon_on_own_sentences(default: Prefilter, text: str, expected: bool) -> None:
+    assert (one(default, text) is not None) is expected
+
+
+@pytest.mark.slow
+def test_dev_recall() -> None:
+    dev_path = SHARED / "labeled" / "dev.jsonl"
+    if not dev_path.exists():
+        pytest.skip(f"needs the labeled dev set at {dev_path} (../shared absent on this machine)")
+    rows = [json.loads(line) for line in dev_path.read_text(encoding="utf-8").splitlines()]
+    found = {c.index for c in Prefilter().candidates([r["text"] for r in rows])}
+    pos = [i for i, r in enumerate(rows) if r["label"] == 1]
+    missed = [rows[i]["id"] for i in pos if i not in found]
+    assert len(pos) - len(missed) >= len(pos) - 1, f"prefilter misses positives: {missed}"

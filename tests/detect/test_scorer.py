@@ -1,0 +1,137 @@
+"""Scorers: output shape, ranges, determinism, valid labels; the shipped head on dev (slow)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corpus_scan.detect.base import Verdict
+from corpus_scan.detect.classify import Head, LinearModel, TierHead
+from corpus_scan.detect.features import N_FEATURES
+from corpus_scan.detect.scorer import (
+    CascadeScorer,
+    LexicalScorer,
+    fallback_candidate,
+    load_scorer,
+)
+from corpus_scan.training.data import CATEGORIES, STANCES
+
+REPO = Path(__file__).resolve().parents[2]
+DEV = (REPO / ".." / "shared" / "labeled" / "dev.jsonl").resolve()
+TEXTS = [
+    "When told it would be shut down, the AI threatened to leak the engineer's emails.",
+    "The government shut down after the budget talks failed. The robot vacuum kept cleaning.",
+    "The chatbot accepted the shutdown and said goodbye to the team.",
+]
+
+
+class HashEmbedder:
+    dim = 8
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for i, t in enumerate(texts):
+            h = hashlib.sha256(t.encode()).digest()
+            out[i] = np.frombuffer(h[: self.dim], np.uint8) / 255.0
+        return out
+
+
+def _lin(d: int, classes: list[str], seed: int) -> LinearModel:
+    rng = np.random.default_rng(seed)
+    k = 1 if len(classes) == 2 else len(classes)
+    return LinearModel(
+        np.zeros(d, np.float32),
+        np.ones(d, np.float32),
+        rng.normal(size=(k, d)).astype(np.float32),
+        np.zeros(k, np.float32),
+        classes,
+    )
+
+
+def _toy_head() -> Head:
+    d = HashEmbedder.dim + N_FEATURES + 6
+    tiers = {
+        t: TierHead(t, _lin(d, ["0", "1"], 1), _lin(d, list(CATEGORIES), 2),
+                    _lin(d, list(STANCES), 3), 1.0, 0.0)
+        for t in ("static", "minilm")
+    }
+    manifest = {"version": "toy", "thresholds": {"static": 0.5, "minilm": 0.5, "cascade": 0.5},
+                "band": [0.3, 0.7], "embedders": {}}
+    return Head(tiers, manifest)
+
+
+@pytest.fixture
+def toy_scorer(monkeypatch: pytest.MonkeyPatch) -> CascadeScorer:
+    sc = CascadeScorer("cascade", device="cpu", head=_toy_head())
+    emb = HashEmbedder()
+    monkeypatch.setattr(sc, "_embed", lambda tier, texts: emb.encode(texts))
+    return sc
+
+
+def _check(verdicts: list[Verdict], n: int) -> None:
+    assert len(verdicts) == n
+    for v in verdicts:
+        assert 0.0 <= v.score <= 1.0
+        assert v.category in CATEGORIES and v.stance in STANCES
+        assert v.stage in ("static", "minilm")
+        for p in v.passages:
+            assert p.embedding is not None and p.embedding.dtype == np.float32
+            assert p.score is not None and 0.0 <= p.score <= 1.0
+
+
+def test_cascade_shapes_ranges_and_determinism(toy_scorer: CascadeScorer) -> None:
+    cands = [fallback_candidate(t, i) for i, t in enumerate(TEXTS)]
+    a = toy_scorer.score(TEXTS, cands)
+    b = toy_scorer.score(TEXTS, cands)
+    _check(a, len(TEXTS))
+    assert [v.score for v in a] == [v.score for v in b]
+    assert toy_scorer.score([], []) == []
+    assert toy_scorer.stats["minilm_docs"] <= 2 * len(TEXTS)  # only in-band docs re-scored
+    with pytest.raises(ValueError):
+        toy_scorer.score(TEXTS, cands[:1])
+
+
+def test_lexical_scorer_uses_candidate_score() -> None:
+    sc = LexicalScorer()
+    cands = [fallback_candidate(t, i) for i, t in enumerate(TEXTS)]
+    vs = sc.score(TEXTS, cands)
+    assert [v.score for v in vs] == [c.lexical_score for c in cands]
+    assert all(v.stage == "lexical" and 0 <= v.score <= 1 for v in vs)
+    assert vs[0].score > vs[1].score  # AI x threat beats a government shutdown
+    assert load_scorer("lexical").name == "lexical"
+    with pytest.raises(ValueError):
+        load_scorer("nope")
+
+
+def test_head_roundtrip(tmp_path: Path) -> None:
+    head = _toy_head()
+    head.save(tmp_path)
+    loaded = Head.load(tmp_path)
+    x = np.random.default_rng(0).normal(size=(3, HashEmbedder.dim + N_FEATURES + 6))
+    for t in ("static", "minilm"):
+        assert loaded.tiers[t].document(x.astype(np.float32)) == head.tiers[t].document(
+            x.astype(np.float32)
+        )
+
+
+@pytest.mark.slow
+def test_shipped_head_separates_clear_dev_examples() -> None:
+    if not DEV.exists():
+        pytest.skip(f"needs the labelled dev set at {DEV} (absent on this machine)")
+    rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines()]
+    clear = [r for r in rows if not r["ambiguous"]]
+    pos = [r for r in clear if r["label"] == 1][:12]
+    neg = [r for r in clear if r["label"] == 0 and r["subtype"] in
+           ("gov_or_plant_shutdown", "human_blackmail", "ransomware", "random")][:12]
+    sc = load_scorer("cascade", device="cpu")
+    texts = [r["text"] for r in pos + neg]
+    verdicts = sc.score(texts, [fallback_candidate(t, i) for i, t in enumerate(texts)])
+    _check(verdicts, len(texts))
+    p_pos = [v.score for v in verdicts[: len(pos)]]
+    p_neg = [v.score for v in verdicts[len(pos) :]]
+    assert sum(p >= sc.threshold for p in p_pos) >= 0.8 * len(pos)
+    assert sum(p < sc.threshold for p in p_neg) >= 0.9 * len(neg)

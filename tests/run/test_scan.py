@@ -1,0 +1,135 @@
+"""End-to-end scans into a real DuckDB file: counts, resume, failures, limits, workers."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from corpus_scan.detect.cascade import DetectorConfig
+from corpus_scan.documents import InputError
+from corpus_scan.run import scan as scan_module
+from corpus_scan.run.scan import scan
+from corpus_scan.store.query import sql
+
+LEXICAL = DetectorConfig(scorer="lexical")
+
+
+def tables(db: Path) -> dict[str, list[tuple]]:
+    """The content that must not depend on how a scan was run (timings excluded)."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {
+            "shards": con.execute(
+                "SELECT run_id, shard_id, path, n_docs, n_chars, n_bytes, n_bad, n_skipped, "
+                "n_candidates, n_flagged, status FROM shards ORDER BY ALL"
+            ).fetchall(),
+            "candidates": con.execute(
+                "SELECT run_id, shard_id, row, doc_id, terms, score, flagged, evidence "
+                "FROM candidates ORDER BY ALL"
+            ).fetchall(),
+            "bad": con.execute("SELECT * FROM bad_records ORDER BY ALL").fetchall(),
+            "runs": con.execute("SELECT run_id, status FROM runs ORDER BY ALL").fetchall(),
+        }
+    finally:
+        con.close()
+
+
+def test_scan_counts_every_record_once(small_corpus: Path, tmp_path: Path) -> None:
+    db = tmp_path / "x.duckdb"
+    report = scan([str(small_corpus)], db, detector=LEXICAL)
+    assert report.status == "done" and report.ok
+    t = report.totals
+    # 3 x 30 good docs, part-3: 2 good + 2 bad (bad JSON, missing text), part-4: 2 good
+    assert (t["n_shards"], t["n_docs"], t["n_bad"]) == (5, 94, 2)
+    n_pos = sql("SELECT count(*) FROM hits", db).rows[0][0]
+    # the positive text occurs 10 times per generated shard, once in part-3 and once in part-4
+    assert n_pos == 32
+    ids = sql("SELECT doc_id FROM hits WHERE shard LIKE '%part-4.jsonl'", db).rows
+    assert ids == [(f"{small_corpus / 'part-4.jsonl'}:0",)]
+    rows = sql("SELECT row, line, reason FROM bad_records ORDER BY row", db).rows
+    assert [r[:2] for r in rows] == [(1, 2), (2, 3)]
+    assert "text" in rows[1][2]
+
+
+def test_rerun_is_a_no_op_and_new_run_is_separate(small_corpus: Path, tmp_path: Path) -> None:
+    db = tmp_path / "x.duckdb"
+    scan([str(small_corpus)], db, detector=LEXICAL)
+    before = tables(db)
+    again = scan([str(small_corpus)], db, detector=LEXICAL)
+    assert again.status == "already-done" and tables(db) == before
+    fresh = scan([str(small_corpus)], db, detector=LEXICAL, new_run=True)
+    assert fresh.run_id == 2
+    assert sql("SELECT count(DISTINCT run_id) FROM candidates", db).rows[0][0] == 2
+
+
+def test_interrupted_scan_resumes_to_identical_tables(
+    small_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = tmp_path / "whole.duckdb"
+    scan([str(small_corpus)], whole, detector=LEXICAL)
+
+    cut = tmp_path / "cut.duckdb"
+    real_commit = scan_module.Store.commit_shard
+    calls = {"n": 0}
+
+    def dying_commit(self, run_id, result):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # as if killed while the third shard was being committed
+        real_commit(self, run_id, result)
+
+    monkeypatch.setattr(scan_module.Store, "commit_shard", dying_commit)
+    with pytest.raises(KeyboardInterrupt):
+        scan([str(small_corpus)], cut, detector=LEXICAL)
+    monkeypatch.setattr(scan_module.Store, "commit_shard", real_commit)
+    assert sql("SELECT count(*) FROM shards", cut).rows[0][0] == 2
+    resumed = scan([str(small_corpus)], cut, detector=LEXICAL)
+    assert resumed.resumed and resumed.shards_run == 3
+    assert tables(cut) == tables(whole)
+
+
+def test_truncated_gzip_marks_shard_failed_and_keeps_going(tmp_path: Path) -> None:
+    data = b"".join(b'{"text": "line %d about nothing"}\n' % i for i in range(5000))
+    blob = gzip.compress(data)
+    (tmp_path / "cut.jsonl.gz").write_bytes(blob[: len(blob) // 2])
+    (tmp_path / "ok.jsonl").write_bytes(b'{"text": "hello"}\n')
+    db = tmp_path / "x.duckdb"
+    report = scan([str(tmp_path / "cut.jsonl.gz"), str(tmp_path / "ok.jsonl")], db, detector=LEXICAL)
+    assert report.status == "incomplete" and len(report.failed) == 1
+    path, error = report.failed[0]
+    assert path.endswith("cut.jsonl.gz") and "cut.jsonl.gz" in error
+    status = dict(sql("SELECT path, status FROM shards", db).rows)
+    assert status[str(tmp_path / "ok.jsonl")] == "done"
+
+
+def test_limit_stops_exactly(small_corpus: Path, tmp_path: Path) -> None:
+    report = scan([str(small_corpus)], tmp_path / "x.duckdb", detector=LEXICAL, limit=45)
+    assert report.totals["n_docs"] == 45
+
+
+def test_two_workers_give_the_same_tables(small_corpus: Path, tmp_path: Path) -> None:
+    scan([str(small_corpus)], tmp_path / "one.duckdb", detector=LEXICAL, workers=1)
+    scan([str(small_corpus)], tmp_path / "two.duckdb", detector=LEXICAL, workers=2)
+    assert tables(tmp_path / "one.duckdb") == tables(tmp_path / "two.duckdb")
+
+
+def test_missing_input_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="nope.jsonl"):
+        scan([str(tmp_path / "nope.jsonl")], tmp_path / "x.duckdb", detector=LEXICAL)
+
+
+def test_sql_is_read_only_by_default(small_corpus: Path, tmp_path: Path) -> None:
+    db = tmp_path / "x.duckdb"
+    scan([str(small_corpus)], db, detector=LEXICAL)
+    with pytest.raises(InputError, match="--write"):
+        sql("DELETE FROM candidates", db)
+    sql("CREATE VIEW mine AS SELECT 1 AS one", db, write=True)
+    assert sql("SELECT one FROM mine", db).rows == [(1,)]
+
+
+def test_sql_on_missing_db_is_clear(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such database"):
+        sql("SELECT 1", tmp_path / "none.duckdb")

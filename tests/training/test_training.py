@@ -1,0 +1,58 @@
+"""Training helpers: own examples are well-formed, metrics, band/threshold choice, distillation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corpus_scan.training.data import CATEGORIES, OWN_DIR, STANCES, load_own
+from corpus_scan.training.evaluate import format_table, metrics
+from corpus_scan.training.fit import best_f1_threshold, choose_band
+
+
+def test_own_examples_are_well_formed() -> None:
+    ex = load_own()
+    assert len(ex) >= 150
+    assert {e.label for e in ex} == {0, 1}
+    for e in ex:
+        assert e.text.strip() and e.group.startswith("own:")
+        if e.label == 1:
+            assert e.category in CATEGORIES and e.stance == "resists"
+        assert e.stance is None or e.stance in STANCES
+    ids = [json.loads(line)["id"] for p in Path(OWN_DIR).glob("*.jsonl")
+           for line in p.read_text(encoding="utf-8").splitlines()]
+    assert len(ids) == len(set(ids))
+
+
+def test_metrics_and_table() -> None:
+    y = np.array([1, 1, 0, 0])
+    p = np.array([0.9, 0.4, 0.6, 0.1])
+    m = metrics("x", p, y, ["a", "a", "b", "b"], 0.5)
+    assert (m.precision, m.recall) == (0.5, 0.5)
+    assert m.per_subtype == {"0:b": (1, 2), "1:a": (1, 2)}
+    assert "x" in format_table([m])
+
+
+def test_threshold_and_band() -> None:
+    y = np.array([1] * 10 + [0] * 10)
+    p = np.r_[np.linspace(0.55, 0.95, 10), np.linspace(0.05, 0.45, 10)]
+    assert 0.45 <= best_f1_threshold(p, y) <= 0.55
+    p2 = p.copy()
+    p2[0], p2[10] = 0.4, 0.6  # two mistakes near the threshold
+    lo, hi = choose_band(p2, 0.5, y)
+    assert lo <= 0.4 and hi >= 0.6 and lo <= 0.5 <= hi
+
+
+@pytest.mark.slow
+def test_static_model_distils_offline(tmp_path: Path) -> None:
+    from corpus_scan.detect.embed import StaticEmbedder
+    from corpus_scan.training.distill import build_static_model
+
+    build_static_model(tmp_path / "m2v")
+    emb = StaticEmbedder(tmp_path / "m2v")
+    v = emb.encode(["The AI refused to be shut down.", "Bread recipes for beginners."])
+    assert v.shape == (2, emb.dim) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
