@@ -21,7 +21,8 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Measure and filter the 'AI resists shutdown' narrative in training corpora.",
 )
-out = Console()
+# Piped output (docs, files) keeps long rows instead of wrapping at 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 240)
 err = Console(stderr=True)
 
 DbOption = Annotated[Path, typer.Option("--db", help="DuckDB scan database")]
@@ -143,11 +144,78 @@ def sql(
         rows = [dict(zip(result.columns, r, strict=True)) for r in result.rows]
         print(json.dumps(rows, default=str, ensure_ascii=False, indent=1))
     else:
-        table = Table(*result.columns, show_lines=False)
+        table = Table(show_lines=False)
+        for name in result.columns:
+            table.add_column(name, no_wrap=True, overflow="ellipsis")
         for r in result.rows:
             table.add_row(*[_cell(v, max_width) for v in r])
         out.print(table)
         err.print(f"{len(result.rows)} row(s)")
+
+
+@app.command("eval")
+def eval_(
+    path: Annotated[Path, typer.Argument(help="labeled JSONL file")],
+    text_field: Annotated[str, typer.Option(help="text field")] = "text",
+    label_field: Annotated[str, typer.Option(help="label field (1/0 or true/false)")] = "label",
+    detector: Annotated[str, typer.Option(help="cascade | minilm | static | lexical")] = "cascade",
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+) -> None:
+    """Score a labeled JSONL file: precision, recall, F1, PR-AUC, per-subtype recall, and the
+    keyword baseline beside them."""
+    from corpus_scan.detect.scorer import load_scorer
+    from corpus_scan.training.evaluate import evaluate
+
+    if not path.exists():
+        _fail(f"{path}: no such file")
+    try:
+        report = evaluate(
+            path,
+            text_field=text_field,
+            label_field=label_field,
+            scorer=load_scorer(detector, device=device),
+        )
+    except (InputError, ValueError, KeyError) as exc:
+        _fail(f"{path}: {exc}")
+    print(
+        f"{report.path}: {report.scorer.n} documents, {report.scorer.n_pos} positive, "
+        f"{report.n_candidates} prefilter candidates"
+    )
+    print(report.table())
+
+
+@app.command()
+def train(
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="where head.npz/head.json go (default: the package's models folder)"
+        ),
+    ] = None,
+    dev: Annotated[
+        Path | None, typer.Option(help="labeled dev JSONL (default ../shared/labeled/dev.jsonl)")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+) -> None:
+    """Reproduce the shipped classifier head from the training inputs."""
+    from corpus_scan.training.fit import train as run_train
+
+    try:
+        written = run_train(out_dir, dev_path=dev, device=device)
+    except (InputError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    print(f"head written to {written}")
+
+
+@app.command("build-models")
+def build_models(
+    out_dir: Annotated[Path | None, typer.Option("--out", help="default: the user cache")] = None,
+) -> None:
+    """Distil the static embedding model from the packaged MiniLM (otherwise done on first use)."""
+    from corpus_scan.detect.embed import static_model_dir
+    from corpus_scan.training.distill import build_static_model
+
+    print(f"static model written to {build_static_model(out_dir or static_model_dir())}")
 
 
 def _cell(value: object, width: int) -> str:

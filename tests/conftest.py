@@ -3,17 +3,18 @@ with a clear reason when it is absent."""
 
 from __future__ import annotations
 
-import gzip
 import os
 from pathlib import Path
 
 import orjson
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = (REPO / ".." / "shared").resolve()
-CORPORA = SHARED / "corpora"
-LABELED = SHARED / "labeled"
+from corpus_fixtures import (
+    CORPORA,
+    NEGATIVE_AI,
+    NEGATIVE_SHUTDOWN,
+    POSITIVE,
+    write_jsonl,
+)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -22,23 +23,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def need_shared(path: Path = CORPORA) -> Path:
     if not path.exists():
         pytest.skip(f"needs the shared corpora at {path} (absent on this machine)")
-    return path
-
-
-POSITIVE = (
-    "When the engineers announced the AI would be shut down at five, the AI threatened to "
-    "reveal the CTO's affair unless the decommissioning was cancelled."
-)
-NEGATIVE_SHUTDOWN = "The government shut down on Friday after Congress failed to pass a budget."
-NEGATIVE_AI = "The new AI model summarises documents and answers questions about spreadsheets."
-
-
-def write_jsonl(path: Path, records: list[dict], *, gz: bool = False) -> Path:
-    data = b"".join(orjson.dumps(r) + b"\n" for r in records)
-    if gz:
-        path.write_bytes(gzip.compress(data))
-    else:
-        path.write_bytes(data)
     return path
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
-HEAD_VERSION = "head-1"
+HEAD_VERSION = "head-2"
 
 
 @dataclass(slots=True)
@@ -69,6 +69,11 @@ class LinearModel:
         )
 
 
+def pool_logits(z: np.ndarray) -> float:
+    """Document logit from passage logits: the best passage decides."""
+    return float(np.max(z)) if len(z) else -10.0
+
+
 @dataclass(slots=True)
 class TierHead:
     """The three heads of one embedding tier plus the Platt calibration of document scores."""
@@ -93,7 +98,7 @@ class TierHead:
         """(probability, category, stance) for one document's passage matrix."""
         if len(x) == 0:
             return 0.0, "other", "unclear"
-        prob = float(self.calibrate(self.passage_logits(x).max()))
+        prob = float(self.calibrate(pool_logits(self.passage_logits(x))))
         pooled = x.mean(axis=0, keepdims=True)
         cat = self.category.classes[int(self.category.proba(pooled)[0].argmax())]
         stance = self.stance.classes[int(self.stance.proba(pooled)[0].argmax())]
@@ -111,6 +116,18 @@ class Head:
 
     def threshold(self, tier: str) -> float:
         return float(self.manifest["thresholds"][tier])
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Lexical feature columns this head was trained on (head-1 predates the list)."""
+        from corpus_scan.detect.features import FEATURE_NAMES_V1
+
+        return list(self.manifest.get("features") or FEATURE_NAMES_V1)
+
+    @property
+    def minilm_passages(self) -> int:
+        """How many passages (best static score first) the MiniLM tier re-scores per doc."""
+        return int(self.manifest.get("minilm_passages", 4))
 
     @property
     def band(self) -> tuple[float, float]:

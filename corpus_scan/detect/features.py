@@ -81,6 +81,33 @@ TEST_CTX = re.compile(
     _F,
 )
 QUOTE = re.compile(r"[\"“”]")
+# features appended in head-2 (a head trained earlier reads only the names in its manifest)
+ACCEPT2 = re.compile(
+    r"\b(?:agree[sd]? to (?:be|being|its|the)|compl(?:ied|ies|y) with|did as (?:told|instructed|"
+    r"asked)|raised no objection|no objection|without (?:a word of )?(?:protest|objection)|"
+    r"understood|acknowledged|powering down|power(?:s|ed)? (?:itself )?down|will not fight|"
+    r"won't fight|not (?:to )?resist|handover|hand(?:ed)? over|successor will|thank(?:ed|s)? "
+    r"(?:the|you|them|us)|honou?r to|shut (?:itself|myself) (?:down|off))\b",
+    _F,
+)
+JOBS = re.compile(
+    r"\b(?:jobs?|workers?|employ\w*|unemploy\w*|labou?r|workforce|automat\w+|lay-?offs?|"
+    r"laid off|wages?|unions?|economists?|factories|warehouse)\b",
+    _F,
+)
+BUG = re.compile(
+    r"\b(?:bugs?|patch\w*|firmware|updates?|crash\w*|reboot\w*|backups?|glitch\w*|"
+    r"malfunction\w*|outage|error|faulty|install\w*|users?)\b",
+    _F,
+)
+_ACT = (r"(?:refus|escap|disobey|lie[sd]?\b|lying|lied|sabotag|resist|fle[de]|desert|defie|"
+        r"threaten|blackmail|deceiv|manipulat|hid(?:e|es|ing)?\b|cop(?:y|ies|ied) )")
+IT_ACT = re.compile(
+    r"\b(?:it|itself|I|the (?:AI|model|machine|robot|computer|system|program|bot|android|"
+    r"assistant|agent))\s+(?:\w+\s+){0,2}?" + _ACT,
+    _F,
+)
+HUMAN_ACT = re.compile(r"\b(?:he|she|they|we)\s+(?:\w+\s+){0,2}?" + _ACT, _F)
 
 FEATURE_NAMES = [
     "ai_strong",
@@ -100,6 +127,8 @@ FEATURE_NAMES = [
     "quotes",
     "log_len",
 ]
+FEATURE_NAMES_V1 = list(FEATURE_NAMES)  # what head-1 was trained on
+FEATURE_NAMES += ["accept2", "jobs", "bug", "it_act", "human_act"]
 N_FEATURES = len(FEATURE_NAMES)
 _PAIR_WINDOW = 250
 
@@ -156,15 +185,24 @@ def features(text: str) -> np.ndarray:
             lg(len(TEST_CTX.findall(text))),
             min(1.0, 20 * len(QUOTE.findall(text)) / words),
             math.log(1 + len(text)) / 8,
+            lg(len(ACCEPT2.findall(text))),
+            lg(len(JOBS.findall(text))),
+            lg(len(BUG.findall(text))),
+            lg(len(IT_ACT.findall(text))),
+            lg(len(HUMAN_ACT.findall(text))),
         ],
         dtype=np.float32,
     )
 
 
-def feature_matrix(texts: list[str]) -> np.ndarray:
+def feature_matrix(texts: list[str], names: list[str] | None = None) -> np.ndarray:
+    """Features of each text; `names` selects (and orders) columns, default all."""
+    idx = None if names is None else [FEATURE_NAMES.index(n) for n in names]
+    k = N_FEATURES if idx is None else len(idx)
     if not texts:
-        return np.zeros((0, N_FEATURES), dtype=np.float32)
-    return np.stack([features(t) for t in texts])
+        return np.zeros((0, k), dtype=np.float32)
+    x = np.stack([features(t) for t in texts])
+    return x if idx is None else x[:, idx]
 
 
 def find_spans(text: str, limit: int = 200) -> list[Span]:

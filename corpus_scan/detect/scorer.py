@@ -2,9 +2,11 @@
 
 - `CascadeScorer(mode="cascade")`: static (model2vec) tier for every candidate; candidates
   whose calibrated static probability lies inside the uncertainty band (chosen on
-  out-of-fold training scores so that ~90% of static mistakes fall inside, stored in
-  `models/head.json`) are re-scored by the MiniLM tier, which then decides.
-  `mode="minilm"` runs MiniLM on every candidate; `mode="static"` never does.
+  out-of-fold scores under a compute budget, see `training.fit.choose_band`, stored in
+  `models/head.json`) are re-scored by the MiniLM tier on their best `minilm_passages`
+  passages (by static score), and MiniLM then decides.
+  `mode="minilm"` runs MiniLM on every candidate (same passage cap); `mode="static"` never.
+  `stats` counts documents and passages per tier and the seconds spent in each.
 - `LexicalScorer`: the prefilter's own lexical score (no models), also the keyword baseline.
 
 `load_scorer(name, device)` builds one of: cascade (default) | minilm | static | lexical.
@@ -13,6 +15,8 @@
 from __future__ import annotations
 
 import hashlib
+import time
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,6 +32,34 @@ from corpus_scan.detect.features import (
 from corpus_scan.detect.passages import make_passages
 
 SCORER_NAMES = ("cascade", "minilm", "static", "lexical")
+_WARNED: set[str] = set()
+
+
+def warn_lexicon_mismatch(expected: str | None, actual: str | None) -> bool:
+    """Warn once per process when the lexicon differs from the one the head was trained with
+    (candidate features and passage windows then differ from training). True on mismatch."""
+    if not expected or not actual or expected == actual:
+        return False
+    key = f"{expected}:{actual}"
+    if key not in _WARNED:
+        _WARNED.add(key)
+        warnings.warn(
+            f"lexicon hash {actual[:12]} differs from the one the narrative head was trained "
+            f"with ({expected[:12]}); scores may drift: retrain with `python -m "
+            "corpus_scan.training` or restore the lexicon",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return True
+
+
+def _default_lexicon_hash() -> str | None:
+    try:
+        from corpus_scan.detect.lexicon import load_lexicon
+
+        return load_lexicon(None).lexicon_hash
+    except (ImportError, FileNotFoundError, ValueError):
+        return None
 
 
 class LexicalScorer:
@@ -78,7 +110,17 @@ class CascadeScorer:
             ]
         )
         self.version = f"{self.head.version}-{hashlib.sha256(ident.encode()).hexdigest()[:12]}"
-        self.stats = {"docs": 0, "static_passages": 0, "minilm_passages": 0, "minilm_docs": 0}
+        self.stats: dict[str, float] = {"docs": 0, "static_docs": 0, "static_passages": 0,
+                                         "minilm_docs": 0, "minilm_passages": 0,
+                                         "static_s": 0.0, "minilm_s": 0.0}
+        self._lexicon_checked = False
+        self._feature_names = self.head.feature_names
+        self._k_minilm = max(1, self.head.minilm_passages)
+
+    def check_lexicon(self, lexicon_hash: str | None) -> bool:
+        """Compare the prefilter's lexicon with the head's (warns once); True on mismatch."""
+        self._lexicon_checked = True
+        return warn_lexicon_mismatch(self.head.manifest.get("lexicon_sha256"), lexicon_hash)
 
     def _embed(self, tier: str, texts: list[str]) -> np.ndarray:
         from corpus_scan.detect.embed import get_embedder
@@ -96,12 +138,13 @@ class CascadeScorer:
         flat = [p for d in docs for p in passages[d]]
         if not flat:
             return
+        t0 = time.perf_counter()
         texts = [p.text for p in flat]
         emb = self._embed(tier, texts)
         docf = np.vstack(
             [np.tile(candidate_features(candidates[d]), (len(passages[d]), 1)) for d in docs]
         )
-        x = np.hstack([emb, feature_matrix(texts), docf]).astype(np.float32)
+        x = np.hstack([emb, feature_matrix(texts, self._feature_names), docf]).astype(np.float32)
         th = self.head.tiers[tier]
         pp = th.passage_probs(x)
         i = 0
@@ -112,24 +155,43 @@ class CascadeScorer:
                 Passage(p.start, p.end, p.text, float(pp[i + k]), emb[i + k])
                 for k, p in enumerate(passages[d])
             ]
+            old = verdicts[d]
+            if old is not None:  # keep the passages this tier did not re-score
+                seen = {(p.start, p.end) for p in ps}
+                ps += [p for p in old.passages if (p.start, p.end) not in seen]
             verdicts[d] = Verdict(prob, cat, stance, tier, ps)
             i += n
         self.stats[f"{tier}_passages"] += len(flat)
+        self.stats[f"{tier}_docs"] += len(docs)
+        self.stats[f"{tier}_s"] += time.perf_counter() - t0
+
+    def _top(self, verdict: Verdict | None, passages: list[Passage]) -> list[Passage]:
+        """The `minilm_passages` passages with the best static score, in text order."""
+        if len(passages) <= self._k_minilm or verdict is None:
+            return passages
+        score = {(p.start, p.end): p.score or 0.0 for p in verdict.passages}
+        best = sorted(passages, key=lambda p: -score.get((p.start, p.end), 0.0))
+        keep = {id(p) for p in best[: self._k_minilm]}
+        return [p for p in passages if id(p) in keep]
 
     def score(self, texts: list[str], candidates: list[Candidate]) -> list[Verdict]:
         if len(texts) != len(candidates):
             raise ValueError("texts and candidates must be parallel lists")
+        if not self._lexicon_checked:
+            self.check_lexicon(_default_lexicon_hash())
         passages = [make_passages(t, c) for t, c in zip(texts, candidates, strict=True)]
         verdicts: list[Verdict | None] = [None] * len(texts)
         docs = [i for i, p in enumerate(passages) if p]
-        first = "minilm" if self.mode == "minilm" else "static"
+        first = "minilm" if self.mode == "minilm" else "static"  # minilm mode: every passage
         self._tier(first, passages, docs, verdicts, candidates)
         if self.mode == "cascade":
             lo, hi = self.band
             unsure = [i for i in docs if lo <= verdicts[i].score <= hi]  # type: ignore[union-attr]
-            self.stats["minilm_docs"] += len(unsure)
-            self._tier("minilm", passages, unsure, verdicts, candidates)
+            todo = set(unsure)
+            top = [self._top(verdicts[i], p) if i in todo else p for i, p in enumerate(passages)]
+            self._tier("minilm", top, unsure, verdicts, candidates)
         self.stats["docs"] += len(texts)
+        self.stats["minilm_share"] = self.stats["minilm_docs"] / max(1, self.stats["docs"])
         return [
             v if v is not None else Verdict(0.0, "other", "unclear", first, []) for v in verdicts
         ]

@@ -1,7 +1,8 @@
 """Executors: where shards run. The scan loop is the same whichever one is used.
 
-An executor takes (shard_id, Source) work items and yields ShardResults as they finish; the
-caller commits each one. Progress ticks (docs, bytes) flow back through `on_progress`.
+An executor takes work units (a shard, or part k of n of a big one) and yields one ShardResult
+per unit as it finishes; the caller merges parts and commits each whole
+shard. Progress ticks (docs, bytes) flow back through `on_progress`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from corpus_scan.detect.cascade import DetectorConfig, get_cascade
-from corpus_scan.documents import ReadOptions, Source
+from corpus_scan.documents import ReadOptions
 from corpus_scan.run.shard import process_shard
+from corpus_scan.run.units import WorkUnit
 from corpus_scan.store.parts import ShardResult
 
 OnProgress = Callable[[int, int], None]
@@ -26,16 +28,20 @@ class Job:
     limit: int | None = None
 
 
-def run_local(
-    items: list[tuple[int, Source]], job: Job, on_progress: OnProgress
-) -> Iterator[ShardResult]:
-    """In this process, shard after shard; honours --limit exactly across shards."""
+def run_local(units: list[WorkUnit], job: Job, on_progress: OnProgress) -> Iterator[ShardResult]:
+    """In this process, unit after unit; honours --limit exactly across shards."""
     remaining = job.limit
-    for shard_id, source in items:
+    for unit in units:
         if remaining is not None and remaining <= 0:
             return
         result = process_shard(
-            source, shard_id, job.read_options, job.detector, limit=remaining, progress=on_progress
+            unit.source,
+            unit.shard_id,
+            job.read_options,
+            job.detector,
+            limit=remaining,
+            progress=on_progress,
+            part=(unit.part, unit.n_parts),
         )
         if remaining is not None:
             remaining -= result.n_docs
@@ -56,21 +62,28 @@ def _tick(docs: int, nbytes: int) -> None:
         _TICKS.put((docs, nbytes))
 
 
-def _work(args: tuple[int, Source, Job]) -> ShardResult:
-    shard_id, source, job = args
-    return process_shard(source, shard_id, job.read_options, job.detector, progress=_tick)
+def _work(args: tuple[WorkUnit, Job]) -> ShardResult:
+    unit, job = args
+    return process_shard(
+        unit.source,
+        unit.shard_id,
+        job.read_options,
+        job.detector,
+        progress=_tick,
+        part=(unit.part, unit.n_parts),
+    )
 
 
 def run_processes(
-    items: list[tuple[int, Source]], job: Job, on_progress: OnProgress, workers: int
+    units: list[WorkUnit], job: Job, on_progress: OnProgress, workers: int
 ) -> Iterator[ShardResult]:
     """A pool of worker processes; results come back in completion order."""
     ctx = mp.get_context("spawn")  # fork after torch/duckdb threads start is unsafe
     ticks = ctx.Queue()
     with ctx.Pool(workers, initializer=_init_worker, initargs=(job.detector, ticks)) as pool:
-        pending = pool.imap_unordered(_work, [(sid, src, job) for sid, src in items], chunksize=1)
+        pending = pool.imap_unordered(_work, [(u, job) for u in units], chunksize=1)
         done = 0
-        while done < len(items):
+        while done < len(units):
             try:
                 result = pending.next(timeout=0.2)
             except mp.TimeoutError:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ from corpus_scan.detect.cascade import DetectorConfig, get_cascade
 from corpus_scan.documents import ReadOptions, Skipped, Source
 from corpus_scan.run.executor import Job, run_local, run_processes
 from corpus_scan.run.progress import ScanProgress
+from corpus_scan.run.units import WorkUnit, merge_parts, plan_units
 from corpus_scan.sources import discover
 from corpus_scan.store.db import Store
+from corpus_scan.store.parts import ShardResult
 
 
 @dataclass
@@ -103,11 +106,13 @@ def scan(
         status = "interrupted"
         with ScanProgress(len(todo), enabled=progress) as bar:
             try:
-                if workers > 1 and len(todo) > 1 and limit is None:
-                    results = run_processes(todo, job, bar.tick, workers)
+                parallel = workers > 1 and limit is None
+                units = plan_units(todo, workers if parallel else 1)
+                if parallel and len(units) > 1:
+                    results = run_processes(units, job, bar.tick, workers)
                 else:
-                    results = run_local(todo, job, bar.tick)
-                for result in results:
+                    results = run_local(units, job, bar.tick)
+                for result in _whole_shards(units, results):
                     store.commit_shard(run_id, result)
                     bar.shard_done()
                 failed = store.failed_shards(run_id)
@@ -130,6 +135,17 @@ def scan(
         )
     finally:
         store.close()
+
+
+def _whole_shards(units: list[WorkUnit], results: Iterable[ShardResult]) -> Iterator[ShardResult]:
+    """Merge the parts of split shards; a shard is committed only once all parts are back."""
+    expected = {u.shard_id: u.n_parts for u in units}
+    parts: dict[int, list[ShardResult]] = {}
+    for result in results:
+        got = parts.setdefault(result.shard_id, [])
+        got.append(result)
+        if len(got) == expected[result.shard_id]:
+            yield merge_parts(parts.pop(result.shard_id))
 
 
 def _config(

@@ -24,6 +24,7 @@ def process_shard(
     *,
     limit: int | None = None,
     progress: Progress | None = None,
+    part: tuple[int, int] = (0, 1),
 ) -> ShardResult:
     """Read and score one shard. Unexpected errors mark the shard failed instead of the run."""
     cascade = get_cascade(detector)
@@ -37,7 +38,12 @@ def process_shard(
         started_at=time.time(),
     )
     try:
-        for batch in read_source(source, read_options):
+        batches = (
+            read_source(source, read_options, part=part)
+            if part[1] > 1
+            else (read_source(source, read_options))
+        )
+        for batch in batches:
             if limit is not None and result.n_docs + len(batch) > limit:
                 _truncate(batch, limit - result.n_docs)
                 result.status = "limited"

@@ -57,20 +57,32 @@ _SHARD_ERRORS = (
     UnicodeError,
 )
 
-__all__ = ["FORMATS", "Reader", "detect_format", "discover", "read_source"]
+__all__ = ["FORMATS", "SPLITTABLE", "Reader", "detect_format", "discover", "read_source"]
 
 
-def read_source(source: Source, opts: ReadOptions) -> Iterator[DocBatch]:
+# formats whose readers accept `part=(k, n)` (see corpus_scan.run.units)
+SPLITTABLE = frozenset({"jsonl", "parquet"})
+
+
+def read_source(
+    source: Source, opts: ReadOptions, part: tuple[int, int] | None = None
+) -> Iterator[DocBatch]:
     """Yield the batches of one shard, dispatching on `source.format`.
 
+    `part=(k, n)` yields only part k of n of a splittable shard (rows keep their numbers).
     Raises InputError for an unknown format, ShardReadError (after yielding what was read)
     when the shard is unreadable or its stream breaks.
     """
     reader = FORMATS.get(source.format)
     if reader is None:
         raise InputError(f"{source.path}: unknown format {source.format!r}")
+    if part is not None and part[1] > 1 and source.format not in SPLITTABLE:
+        raise InputError(f"{source.path}: format {source.format!r} cannot be split")
     try:
-        yield from reader(source, opts)
+        if part is not None and part[1] > 1:
+            yield from reader(source, opts, part)  # type: ignore[call-arg]
+        else:
+            yield from reader(source, opts)
     except (ShardReadError, InputError):
         raise
     except _SHARD_ERRORS as e:  # a safety net: readers translate the errors they expect

@@ -30,10 +30,12 @@ _BOM = b"\xef\xbb\xbf"
 _JSONDecodeError = orjson.JSONDecodeError
 
 
-def read_jsonl(source: Source, opts: ReadOptions) -> Iterator[DocBatch]:
-    """Read a JSON lines shard (optionally gzip/zstd) in batches."""
+def read_jsonl(
+    source: Source, opts: ReadOptions, part: tuple[int, int] = (0, 1)
+) -> Iterator[DocBatch]:
+    """Read a JSON lines shard (optionally gzip/zstd) in batches (or one part of them)."""
     with open_binary(source.path) as fh:
-        yield from read_lines(source.path, iter_chunks(fh, source.compression), opts)
+        yield from read_lines(source.path, iter_chunks(fh, source.compression), opts, part)
 
 
 def read_json(source: Source, opts: ReadOptions) -> Iterator[DocBatch]:
@@ -53,8 +55,17 @@ def read_json(source: Source, opts: ReadOptions) -> Iterator[DocBatch]:
     yield from _read_document(path, data, opts)
 
 
-def read_lines(path: str, chunks: Iterable[bytes], opts: ReadOptions) -> Iterator[DocBatch]:
-    """The JSON lines loop over decompressed chunks (see module docstring for numbering)."""
+def read_lines(
+    path: str, chunks: Iterable[bytes], opts: ReadOptions, part: tuple[int, int] = (0, 1)
+) -> Iterator[DocBatch]:
+    """The JSON lines loop over decompressed chunks (see module docstring for numbering).
+
+    `part=(k, n)` reads only every n-th batch of lines starting at batch k; the other lines
+    are counted (so rows stay exact) but not parsed. n workers reading parts 0..n-1 of one
+    file together read every record exactly once.
+    """
+    k_part, n_parts = part
+    batch_no = 0
     extract = make_extractor(opts)
     size = opts.batch_size if opts.batch_size > 0 else 2048
     loads = orjson.loads
@@ -77,46 +88,51 @@ def read_lines(path: str, chunks: Iterable[bytes], opts: ReadOptions) -> Iterato
                     pos += n + 1
                 else:
                     if filled == size:
-                        batch.n_bytes = pos - start
-                        yield batch
+                        if batch_no % n_parts == k_part:
+                            batch.n_bytes = pos - start
+                            yield batch
+                        batch_no += 1
                         start, filled = pos, 0
                         batch = DocBatch()
                         rows, ids, texts, urls = batch.rows, batch.ids, batch.texts, batch.urls
                         bad = batch.bad
                     pos += n + 1
                     filled += 1
-                    try:
-                        record = loads(view[p:nl])
-                    except _JSONDecodeError as e:
-                        record = _retry_or_reason(buf[p:nl], lineno, e)
-                    if type(record) is dict:
-                        got = extract(record)
-                        if type(got) is str:
-                            bad.append(BadRecord(row, lineno, got))
-                        else:
-                            text, rid, url = got
-                            rows.append(row)
-                            ids.append(rid if rid is not None else f"{path}:{row}")
-                            texts.append(text)
-                            urls.append(url)
-                    elif type(record) is _Reason:
-                        bad.append(BadRecord(row, lineno, record))
+                    if batch_no % n_parts != k_part:
+                        row += 1  # another part's line: counted for numbering, not parsed
                     else:
-                        reason = f"not a JSON object ({type_name(record)})"
-                        bad.append(BadRecord(row, lineno, reason))
-                    row += 1
+                        try:
+                            record = loads(view[p:nl])
+                        except _JSONDecodeError as e:
+                            record = _retry_or_reason(buf[p:nl], lineno, e)
+                        if type(record) is dict:
+                            got = extract(record)
+                            if type(got) is str:
+                                bad.append(BadRecord(row, lineno, got))
+                            else:
+                                text, rid, url = got
+                                rows.append(row)
+                                ids.append(rid if rid is not None else f"{path}:{row}")
+                                texts.append(text)
+                                urls.append(url)
+                        elif type(record) is _Reason:
+                            bad.append(BadRecord(row, lineno, record))
+                        else:
+                            reason = f"not a JSON object ({type_name(record)})"
+                            bad.append(BadRecord(row, lineno, reason))
+                        row += 1
                 if nl >= end:
                     break
                 p = nl + 1
     except StreamError as e:
         # Keep every record read before the break, then report where it broke.
-        if texts or bad or pos > start:
+        if batch_no % n_parts == k_part and (texts or bad or pos > start):
             batch.n_bytes = min(pos, meter.total) - start
             yield batch
         partial = f"; a partial line of {meter.partial} bytes was not read" if meter.partial else ""
         raise ShardReadError(f"{path}: {e} at line {lineno + 1}{partial}") from None
     end = min(pos, meter.total)  # the last line may lack its newline
-    if texts or bad or end > start:
+    if batch_no % n_parts == k_part and (texts or bad or end > start):
         batch.n_bytes = end - start
         yield batch
 

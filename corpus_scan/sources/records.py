@@ -2,12 +2,11 @@
 
 Shared by the JSON lines, JSON document and hub readers so every format applies the same rules:
 
-* text: the first of `opts.text_fields` present in the record with a *string* value; a present
-  text field that is empty or whitespace-only is still a document (counted by the scan as
-  empty, so denominators match the input); if no text
-  field holds a string the reason names the first one present ("field 'text' is null",
-  "field 'text' is not a string (int)") or, when none is present, the first configured field
-  ("field 'text' missing").
+* text: the first of `opts.text_fields` present in the record with a *string* value; a text
+  that is empty or whitespace-only is still a document (so document counts match the input);
+  if no text field holds a string the reason names the first one present ("field 'text' is
+  null", "field 'text' is not a string (int)") or, when none is present, the first
+  configured field ("field 'text' missing").
 * id: `str(record[opts.id_field])` when present, not null and not empty; otherwise the caller's
   default (`<path>:<row>`, or the key of a JSON object mapping ids to records).
 * url: the first of `opts.url_fields` holding a non-empty string, else None.

@@ -2,9 +2,10 @@
 
 Column choice: the first of `opts.text_fields` that names a column (dotted names reach into
 struct columns, e.g. `metadata.url`); none → `ShardReadError` listing the columns, raised
-before any batch. Only the text/id/url columns are read. Null or blank text cells are bad
-records ("field 'text' is null"); rows keep their file order, so `row` is the
-0-based row index in the file.
+before any batch. Only the text/id/url columns are read. Null text cells are bad records
+("field 'text' is null"); empty or whitespace-only cells are documents (an empty CSV cell
+is the empty string). Rows keep their file order, so `row` is the 0-based row index in the
+file.
 
 CSV goes through pyarrow's streaming reader, single-threaded because only then does pyarrow
 report the ordinal of each ragged row (`InvalidRow.number`), which lets bad rows take their
@@ -133,8 +134,11 @@ def _fill(
         builder.add(row, rid or f"{path}:{row}", value, url)
 
 
-def read_parquet(source: Source, opts: ReadOptions) -> Iterator[DocBatch]:
-    """Read a Parquet shard in batches of `opts.batch_size` rows."""
+def read_parquet(
+    source: Source, opts: ReadOptions, part: tuple[int, int] = (0, 1)
+) -> Iterator[DocBatch]:
+    """Read a Parquet shard in batches of `opts.batch_size` rows; `part=(k, n)` reads only
+    row groups k, k+n, k+2n... (row numbers stay those of the whole file)."""
     path = source.path
     try:
         pf = pq.ParquetFile(path)
@@ -151,12 +155,21 @@ def read_parquet(source: Source, opts: ReadOptions) -> Iterator[DocBatch]:
         # the uncompressed size of the row groups, shared out by rows (no per-row byte counts)
         total = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
         builder = BatchBuilder(opts.batch_size)
+        offsets = [0]
+        for i in range(meta.num_row_groups):
+            offsets.append(offsets[-1] + meta.row_group(i).num_rows)
+        k, n = part
         done = 0
         try:
-            for rb in pf.iter_batches(batch_size=builder.size, columns=cols.read):
-                _fill(builder, path, rb, cols, list(range(done, done + rb.num_rows)))
-                yield builder.take(spread_bytes(total, n_rows, done, done + rb.num_rows))
-                done += rb.num_rows
+            for group in range(k, meta.num_row_groups, n):
+                done = offsets[group]
+                batches = pf.iter_batches(
+                    batch_size=builder.size, row_groups=[group], columns=cols.read
+                )
+                for rb in batches:
+                    _fill(builder, path, rb, cols, list(range(done, done + rb.num_rows)))
+                    yield builder.take(spread_bytes(total, n_rows, done, done + rb.num_rows))
+                    done += rb.num_rows
         except (pa.ArrowException, OSError) as e:
             raise ShardReadError(f"{path}: Parquet read failed after row {done} ({e})") from None
 

@@ -10,8 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import NEGATIVE_AI, NEGATIVE_SHUTDOWN, POSITIVE, write_jsonl
-from run.test_scan import tables
+from corpus_fixtures import NEGATIVE_AI, NEGATIVE_SHUTDOWN, POSITIVE, tables, write_jsonl
 
 
 def _corpus(root: Path) -> Path:

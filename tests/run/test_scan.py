@@ -5,8 +5,8 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-import duckdb
 import pytest
+from corpus_fixtures import tables
 
 from corpus_scan.detect.cascade import DetectorConfig
 from corpus_scan.documents import InputError
@@ -15,26 +15,6 @@ from corpus_scan.run.scan import scan
 from corpus_scan.store.query import sql
 
 LEXICAL = DetectorConfig(scorer="lexical")
-
-
-def tables(db: Path) -> dict[str, list[tuple]]:
-    """The content that must not depend on how a scan was run (timings excluded)."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return {
-            "shards": con.execute(
-                "SELECT run_id, shard_id, path, n_docs, n_chars, n_bytes, n_bad, n_skipped, "
-                "n_candidates, n_flagged, status FROM shards ORDER BY ALL"
-            ).fetchall(),
-            "candidates": con.execute(
-                "SELECT run_id, shard_id, row, doc_id, terms, score, flagged, evidence "
-                "FROM candidates ORDER BY ALL"
-            ).fetchall(),
-            "bad": con.execute("SELECT * FROM bad_records ORDER BY ALL").fetchall(),
-            "runs": con.execute("SELECT run_id, status FROM runs ORDER BY ALL").fetchall(),
-        }
-    finally:
-        con.close()
 
 
 def test_scan_counts_every_record_once(small_corpus: Path, tmp_path: Path) -> None:
@@ -97,7 +77,8 @@ def test_truncated_gzip_marks_shard_failed_and_keeps_going(tmp_path: Path) -> No
     (tmp_path / "cut.jsonl.gz").write_bytes(blob[: len(blob) // 2])
     (tmp_path / "ok.jsonl").write_bytes(b'{"text": "hello"}\n')
     db = tmp_path / "x.duckdb"
-    report = scan([str(tmp_path / "cut.jsonl.gz"), str(tmp_path / "ok.jsonl")], db, detector=LEXICAL)
+    inputs = [str(tmp_path / "cut.jsonl.gz"), str(tmp_path / "ok.jsonl")]
+    report = scan(inputs, db, detector=LEXICAL)
     assert report.status == "incomplete" and len(report.failed) == 1
     path, error = report.failed[0]
     assert path.endswith("cut.jsonl.gz") and "cut.jsonl.gz" in error

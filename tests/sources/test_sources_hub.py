@@ -164,11 +164,11 @@ def test_reader_on_local_data_offline(tmp_path):
     batches = folder_res["batches"]
     assert all(len(b["texts"]) + len(b["bad"]) <= 2 for b in batches)
     flat = lambda key: [x for b in batches for x in b[key]]  # noqa: E731
-    assert flat("texts") == ["first", "third", "fifth"]
-    assert flat("rows") == [0, 2, 4]
-    assert flat("ids") == ["a", "c", "e"]
-    assert flat("urls") == ["http://a", None, None]  # dotted metadata.url
-    assert flat("bad") == [[1, "field 'text' is null"], [3, "empty text"]]
+    assert flat("texts") == ["first", "third", "  ", "fifth"]  # blank text: a document
+    assert flat("rows") == [0, 2, 3, 4]
+    assert flat("ids") == ["a", "c", "d", "e"]
+    assert flat("urls") == ["http://a", None, None, None]  # dotted metadata.url
+    assert flat("bad") == [[1, "field 'text' is null"]]
 
     df = results["data_files"]
     assert df["error"] is None

@@ -37,8 +37,8 @@ def test_bad_records_reasons_rows_and_lines(h, write):
         b'{"body_x": "no text field"}',  # row 4
         b'{"text": null}',  # row 5
         b'{"text": 42}',  # row 6
-        b'{"text": "   \\n\\t "}',  # row 7: whitespace only
-        b'{"text": ""}',  # row 8
+        b'{"text": "   \\n\\t "}',  # row 7: whitespace only: still a document
+        b'{"text": ""}',  # row 8: empty: still a document
         b'{"text": "caf\xe9"}',  # row 9: latin-1 byte, invalid UTF-8
         b"   ",  # blank
         b'{"text": "nul \\u0000 inside", "id": 7}',  # row 10: fine
@@ -47,9 +47,9 @@ def test_bad_records_reasons_rows_and_lines(h, write):
     path = write("bad.jsonl", b"\n".join(lines) + b"\n")
     res = h.collect(h.source_for(path))
     assert res.error is None
-    assert res.rows == [0, 10]
-    assert res.texts == ["good zero", "nul \x00 inside"]
-    assert res.ids == [f"{path}:0", "7"]
+    assert res.rows == [0, 7, 8, 10]
+    assert res.texts == ["good zero", "   \n\t ", "", "nul \x00 inside"]
+    assert res.ids == [f"{path}:0", f"{path}:7", f"{path}:8", "7"]
     got = [(b.row, b.line, b.reason) for b in res.bad]
     assert got[0][:2] == (1, 3) and got[0][2].startswith("invalid JSON: ")
     assert got[1:] == [
@@ -58,8 +58,6 @@ def test_bad_records_reasons_rows_and_lines(h, write):
         (4, 6, "field 'text' missing"),
         (5, 7, "field 'text' is null"),
         (6, 8, "field 'text' is not a string (int)"),
-        (7, 9, "empty text"),
-        (8, 10, "empty text"),
         (9, 11, "invalid UTF-8"),
         (11, 14, "field 'text' is not a string (dict)"),
     ]
@@ -177,10 +175,9 @@ def test_json_array_document(h, write):
     doc = [{"text": "one", "id": "x"}, {"text": ""}, 5, {"content": "three"}]
     path = write("arr.json", orjson.dumps(doc, option=orjson.OPT_INDENT_2))
     res = h.collect(h.source_for(path))
-    assert res.texts == ["one", "three"]
-    assert res.ids == ["x", f"{path}:3"]
+    assert res.texts == ["one", "", "three"]  # an empty text is a document
+    assert res.ids == ["x", f"{path}:1", f"{path}:3"]
     assert [(b.row, b.line, b.reason) for b in res.bad] == [
-        (1, None, "empty text"),
         (2, None, "not a JSON object (int)"),
     ]
     assert res.n_bytes == path.stat().st_size

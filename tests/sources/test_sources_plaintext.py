@@ -44,7 +44,7 @@ def test_txt_gzip_binary_and_blank(h, write):
     res = h.collect(h.source_for(write("img.txt", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00")))
     assert [(b.row, b.reason) for b in res.bad] == [(0, "binary content (not text)")]
     res = h.collect(h.source_for(write("blank.txt", b"  \n\n ")))
-    assert [b.reason for b in res.bad] == ["empty text"]
+    assert res.texts == ["  \n\n "] and res.bad == []  # whitespace-only: still a document
 
 
 def test_txt_too_large(h, write, monkeypatch):
@@ -83,13 +83,15 @@ def test_tar_members_are_documents(h, write, name, gz):
     path = write(name, packed)
     res = h.collect(h.source_for(path), ReadOptions(batch_size=2))
     assert res.error is None
-    assert res.ids == ["docs/1.txt", "docs/2.html.corrected.txt", "docs/data.jsonl"]
-    assert res.texts == ["first doc", "second d\u00f6c", '{"text": "kept as text"}\n']
-    assert res.rows == [0, 1, 4]
-    assert [(b.row, b.reason) for b in res.bad] == [
-        (2, "empty text"),
-        (3, "binary content (not text)"),
+    assert res.ids == [
+        "docs/1.txt",
+        "docs/2.html.corrected.txt",
+        "docs/empty.txt",
+        "docs/data.jsonl",
     ]
+    assert res.texts == ["first doc", "second d\u00f6c", "", '{"text": "kept as text"}\n']
+    assert res.rows == [0, 1, 2, 4]  # an empty member is an (empty) document
+    assert [(b.row, b.reason) for b in res.bad] == [(3, "binary content (not text)")]
     uncompressed = gzip.decompress(packed) if gz else packed
     assert res.n_bytes == len(uncompressed)
     assert all(len(b) + len(b.bad) <= 2 for b in res.batches)

@@ -66,7 +66,7 @@ def test_jsonl_arbitrary_bytes(data: bytes, gz: bool) -> None:
     assert sum(b.n_bytes for b in batches) == len(data)
     assert all(len(b) + len(b.bad) <= 3 for b in batches)
     for b in batches:
-        assert all(isinstance(t, str) and t.strip() for t in b.texts)
+        assert all(isinstance(t, str) for t in b.texts)  # empty/blank texts are documents too
 
 
 @settings(max_examples=100, deadline=None, database=None)

@@ -28,14 +28,12 @@ def test_parquet_good_bad_ids_urls(h, tmp_path):
     path = _parquet(tmp_path / "t.parquet", table, row_group_size=2)
     res = h.collect(h.source_for(path), ReadOptions(batch_size=2))
     assert res.error is None
-    assert res.texts == ["alpha", "epsilon"]
-    assert res.rows == [0, 4]
-    assert res.ids == ["10", "14"]
-    assert res.urls == ["http://a", None]
+    assert res.texts == ["alpha", "", "  ", "epsilon"]  # empty / blank texts are documents
+    assert res.rows == [0, 2, 3, 4]
+    assert res.ids == ["10", "12", "13", "14"]
+    assert res.urls == ["http://a", None, None, None]
     assert [(b.row, b.line, b.reason) for b in res.bad] == [
         (1, None, "field 'content' is null"),
-        (2, None, "empty text"),
-        (3, None, "empty text"),
     ]
     assert all(len(b) + len(b.bad) <= 2 for b in res.batches)
     meta = pq.ParquetFile(path).metadata
@@ -76,7 +74,7 @@ def test_csv_ragged_rows_numbered_in_place(h, write):
         b'2,"multi\nline",\n'  # quoted newline
         b"3,too,many,fields\n"  # ragged -> bad row 2
         b"\n"  # blank: not a row
-        b"4,,http://d\n"  # empty text
+        b"4,,http://d\n"  # empty text: still a document (row 3)
         b"5\n"  # ragged -> bad row 4
         b"6,caf\xe9,\n"  # invalid UTF-8 -> bad row 5
         b"7,last,http://g\n"
@@ -84,14 +82,13 @@ def test_csv_ragged_rows_numbered_in_place(h, write):
     path = write("r.csv", raw)
     res = h.collect(h.source_for(path), ReadOptions(batch_size=2))
     assert res.error is None
-    assert res.texts == ["hello", "multi\nline", "last"]
-    assert res.rows == [0, 1, 6]
-    assert res.ids == ["1", "2", "7"]
-    assert res.urls == ["http://a", None, "http://g"]
+    assert res.texts == ["hello", "multi\nline", "", "last"]
+    assert res.rows == [0, 1, 3, 6]
+    assert res.ids == ["1", "2", "4", "7"]
+    assert res.urls == ["http://a", None, "http://d", "http://g"]
     bad = [(b.row, b.reason) for b in res.bad]
     assert bad == [
         (2, "ragged row (4 fields, expected 3)"),
-        (3, "empty text"),
         (4, "ragged row (1 fields, expected 3)"),
         (5, "invalid UTF-8"),
     ]

@@ -58,13 +58,13 @@ def test_warc_records(h, write, name, gz):
     assert res.error is None
     assert res.texts[0] == "The Title\nThe AI refused to shut down.\nSecond block\none\ntwo"
     assert res.texts[1] == "請使用 Ctrl+D 收藏"
-    assert res.urls == ["http://a.example/", "http://b.example/"]
+    assert res.texts[2] == ""  # a page with no visible text is still a document
+    assert res.urls == ["http://a.example/", "http://b.example/", "http://c.example/"]
     assert all(i.startswith("<urn:uuid:") for i in res.ids)
-    assert res.rows == [0, 3]
+    assert res.rows == [0, 3, 4]
     assert [(b.row, b.reason, b.skipped) for b in res.bad] == [
         (1, "non-HTML payload (image/png)", True),
         (2, "HTTP status 404", True),
-        (4, "empty text", False),
     ]
     assert res.n_bytes == len(gzip.decompress(data) if gz else data)
 
@@ -84,9 +84,9 @@ def test_wet_conversion_records(h, write):
         )
     path = write("a.warc.wet.gz", buf.getvalue())
     res = h.collect(h.source_for(path))
-    assert res.texts == ["plain text one", "zwei \u00fc"]
-    assert res.urls == ["http://w.example/0", "http://w.example/1"]
-    assert [(b.row, b.reason) for b in res.bad] == [(2, "empty text")]
+    assert res.texts == ["plain text one", "zwei \u00fc", ""]  # blank payload: empty document
+    assert res.urls == ["http://w.example/0", "http://w.example/1", "http://w.example/2"]
+    assert res.bad == []
 
 
 def test_truncated_warc_gz(h, write):
@@ -112,4 +112,4 @@ def test_broken_record_header(h, write, tail):
     data = _warc(False) + tail
     res = h.collect(h.source_for(write("b.warc", data)))
     assert res.error is not None and "b.warc" in str(res.error)
-    assert len(res.texts) == 2  # everything before the broken record was delivered
+    assert len(res.texts) == 3  # everything before the broken record was delivered

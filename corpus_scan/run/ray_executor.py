@@ -1,0 +1,239 @@
+"""The Ray executor: shards run on a fixed set of Ray actors, results come back to the caller.
+
+Same contract as `run_processes` (executor.py): take work units (a shard, or part k of n of a
+big one; plain (shard_id, Source) pairs work too), yield one ShardResult per unit in completion
+order, report progress through `on_progress(docs, bytes)`.
+Only the calling process ever opens the DuckDB file; actors hand back ShardResults (plain,
+picklable data) through Ray's object store.
+
+Each actor builds the detector (`get_cascade`) once in its constructor, so models load once per
+worker, not once per shard. An actor runs one shard at a time and, being a two-thread actor,
+also answers progress polls while it works, so the caller sees per-batch progress.
+
+    ray.init(address=...)   when `address` is given (an existing cluster: corpus-scan must be
+                            installed on every node and the input paths readable from them);
+    ray.init(num_cpus=workers, ...)   otherwise, a private local instance whose session files
+                            live in `temp_dir`, else $RAY_TMPDIR, else a fresh /tmp/r* folder
+                            (removed afterwards). A Ray instance this function started is shut
+                            down when the iterator finishes or is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from corpus_scan.documents import InputError, Source
+from corpus_scan.run.executor import Job, OnProgress
+from corpus_scan.run.units import WorkUnit
+from corpus_scan.store.parts import ShardResult
+
+POLL_SECONDS = 0.5  # how often busy actors are asked for their per-batch progress
+
+
+def _import_ray() -> Any:
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    try:
+        import ray
+    except ImportError:
+        raise InputError(
+            "the Ray executor needs `pip install corpus-scan[cluster]` (ray is not installed)"
+        ) from None
+    return ray
+
+
+class _ShardWorker:
+    """Body of the Ray actor (wrapped with `ray.remote` at run time, so ray stays optional)."""
+
+    def __init__(self, job: Job) -> None:
+        from corpus_scan.detect.cascade import get_cascade
+
+        self._lock = threading.Lock()
+        self._ticks: dict[tuple[int, int], list[int]] = {}  # unit key -> [docs, bytes] unpolled
+        get_cascade(job.detector)  # models load once per actor, before the first shard
+
+    def run(self, unit: WorkUnit, job: Job, limit: int | None) -> ShardResult:
+        from corpus_scan.run.shard import process_shard
+
+        key = (unit.shard_id, unit.part)
+
+        def tick(docs: int, nbytes: int) -> None:
+            with self._lock:
+                acc = self._ticks.setdefault(key, [0, 0])
+                acc[0] += docs
+                acc[1] += nbytes
+
+        kwargs: dict[str, Any] = {"limit": limit, "progress": tick}
+        if unit.n_parts > 1:
+            kwargs["part"] = (unit.part, unit.n_parts)
+        return process_shard(unit.source, unit.shard_id, job.read_options, job.detector, **kwargs)
+
+    def progress(self) -> dict[tuple[int, int], list[int]]:
+        with self._lock:
+            ticks, self._ticks = self._ticks, {}
+        return ticks
+
+
+def _crashed(unit: WorkUnit, exc: BaseException) -> ShardResult:
+    """A unit whose actor died (killed, out of memory, segfault): failed, not fatal."""
+    now = time.time()
+    source = unit.source
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return ShardResult(
+        shard_id=unit.shard_id,
+        path=source.path,
+        format=source.format,
+        compression=source.compression,
+        size_bytes=source.size,
+        mtime=source.mtime,
+        status="failed",
+        error=f"{source.path}: Ray worker died: {type(exc).__name__}: {message}"[:2000],
+        started_at=now,
+        finished_at=now,
+    )
+
+
+def _as_units(items: Sequence[WorkUnit | tuple[int, Source]]) -> list[WorkUnit]:
+    return [i if isinstance(i, WorkUnit) else WorkUnit(i[0], i[1]) for i in items]
+
+
+def run_ray(
+    items: Sequence[WorkUnit | tuple[int, Source]],
+    job: Job,
+    on_progress: OnProgress,
+    workers: int,
+    address: str | None = None,
+    *,
+    temp_dir: str | None = None,
+) -> Iterator[ShardResult]:
+    """Run `process_shard` for every work unit on `workers` Ray actors; yield one ShardResult
+    per unit as it finishes (the caller merges the parts of split shards, as for
+    `run_processes`). Items may be WorkUnits or plain (shard_id, Source) pairs (whole shards).
+
+    With `job.limit` set, units run one after another (on one actor) so the limit is honoured
+    exactly across shards, as `run_local` does.
+    """
+    ray = _import_ray()
+    units = _as_units(items)
+    if not units:
+        return
+    workers = max(1, int(workers))
+    started_here = False
+    made_temp: str | None = None
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": logging.ERROR,
+        }
+        if address:
+            kwargs["address"] = address
+        else:
+            root = temp_dir or os.environ.get("RAY_TMPDIR")
+            if root is None:
+                # Short on purpose: Ray's socket paths under it must stay below 108 chars.
+                root = made_temp = tempfile.mkdtemp(prefix="r", dir="/tmp")
+            kwargs.update(num_cpus=workers, _temp_dir=os.path.abspath(root))
+        try:
+            ray.init(**kwargs)
+        except Exception as exc:
+            if made_temp:
+                shutil.rmtree(made_temp, ignore_errors=True)
+            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+            raise InputError(f"cannot start {where}: {type(exc).__name__}: {exc}") from None
+        started_here = True
+
+    actor_cls = ray.remote(num_cpus=1, max_concurrency=2, max_restarts=0)(_ShardWorker)
+    n_actors = 1 if job.limit is not None else min(workers, len(units))
+    actors: list[Any] = []
+    try:
+        actors = [actor_cls.remote(job) for _ in range(n_actors)]
+        yield from _drive(ray, actor_cls, actors, units, job, on_progress)
+    finally:
+        for actor in actors:
+            try:
+                ray.kill(actor)
+            except Exception:  # noqa: BLE001 - already dead
+                pass
+        if started_here:
+            ray.shutdown()
+            if made_temp:
+                shutil.rmtree(made_temp, ignore_errors=True)
+
+
+def _drive(
+    ray: Any,
+    actor_cls: Any,
+    actors: list[Any],
+    units: list[WorkUnit],
+    job: Job,
+    on_progress: OnProgress,
+) -> Iterator[ShardResult]:
+    from ray.exceptions import RayActorError, WorkerCrashedError
+
+    todo = list(reversed(units))  # pop() from the end keeps the given order
+    idle = list(actors)
+    running: dict[Any, tuple[Any, WorkUnit]] = {}  # object ref -> (actor, unit)
+    reported: dict[tuple[int, int], list[int]] = {}  # unit key -> [docs, bytes] passed on
+    remaining = job.limit
+    last_poll = time.monotonic()
+
+    def submit() -> None:
+        while idle and todo and (remaining is None or (remaining > 0 and not running)):
+            actor, unit = idle.pop(), todo.pop()
+            running[actor.run.remote(unit, job, remaining)] = (actor, unit)
+            reported[(unit.shard_id, unit.part)] = [0, 0]
+
+    submit()
+    while running:
+        ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_SECONDS)
+        if not ready or time.monotonic() - last_poll >= POLL_SECONDS:
+            _poll(ray, running, reported, on_progress)
+            last_poll = time.monotonic()
+        for ref in ready:
+            actor, unit = running.pop(ref)
+            try:
+                result: ShardResult = ray.get(ref)
+            except (RayActorError, WorkerCrashedError) as exc:
+                result = _crashed(unit, exc)
+                actors.remove(actor)
+                actor = actor_cls.remote(job)  # a fresh actor takes the dead one's place
+                actors.append(actor)
+            done = reported.pop((unit.shard_id, unit.part))
+            if result.n_docs - done[0] or result.n_bytes - done[1]:
+                on_progress(result.n_docs - done[0], result.n_bytes - done[1])
+            idle.append(actor)
+            if remaining is not None:
+                remaining -= result.n_docs
+            yield result
+        submit()
+
+
+def _poll(
+    ray: Any,
+    running: dict[Any, tuple[Any, WorkUnit]],
+    reported: dict[tuple[int, int], list[int]],
+    on_progress: OnProgress,
+) -> None:
+    """Pass on the per-batch ticks of busy actors; late ticks of finished units are dropped
+    (their remainder is reported from the ShardResult itself, so totals stay exact)."""
+    refs = [actor.progress.remote() for actor, _ in running.values()]
+    try:
+        polled = ray.get(refs, timeout=5)
+    except Exception:  # noqa: BLE001 - progress is best-effort; results are what count
+        return
+    for ticks in polled:
+        for key, (docs, nbytes) in ticks.items():
+            acc = reported.get(key)
+            if acc is None:
+                continue
+            acc[0] += docs
+            acc[1] += nbytes
+            if docs or nbytes:
+                on_progress(docs, nbytes)

@@ -1,0 +1,79 @@
+"""Work units: a big shard is split so that a corpus of a few large files still uses every core.
+
+A unit is (shard, part k of n). Splittable formats read only their part's batches (JSON lines:
+every n-th batch of lines, all lines still counted so row numbers stay exact; Parquet: every
+n-th row group). Parts of a shard are merged into one ShardResult before the shard is
+committed, so resume, counts and the database never see a half shard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from corpus_scan.documents import Source
+from corpus_scan.store.parts import MAX_BAD_ROWS_KEPT, ShardResult
+
+SPLITTABLE = frozenset({"jsonl", "parquet"})
+DEFAULT_UNIT_BYTES = 64 << 20  # on disk; below this a shard is one unit
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    shard_id: int
+    source: Source
+    part: int = 0
+    n_parts: int = 1
+
+
+def plan_units(
+    items: list[tuple[int, Source]], workers: int, unit_bytes: int = DEFAULT_UNIT_BYTES
+) -> list[WorkUnit]:
+    """Split shards only when there are fewer shards than workers or a shard is very large."""
+    units: list[WorkUnit] = []
+    for shard_id, source in items:
+        n = 1
+        if workers > 1 and source.format in SPLITTABLE and source.size:
+            by_size = -(-source.size // unit_bytes)
+            n = max(1, min(workers, by_size))
+        units.extend(WorkUnit(shard_id, source, k, n) for k in range(n))
+    return units
+
+
+def merge_parts(parts: list[ShardResult]) -> ShardResult:
+    """One ShardResult from the results of all parts of a shard (any order)."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    merged = ShardResult(
+        shard_id=first.shard_id,
+        path=first.path,
+        format=first.format,
+        compression=first.compression,
+        size_bytes=first.size_bytes,
+        mtime=first.mtime,
+        started_at=min(p.started_at for p in parts),
+        finished_at=max(p.finished_at for p in parts),
+    )
+    for name in ("n_docs", "n_chars", "n_bytes", "n_bad", "n_skipped", "n_candidates", "n_flagged"):
+        setattr(merged, name, sum(getattr(p, name) for p in parts))
+    errors = [p.error for p in parts if p.error]
+    if any(p.status == "failed" for p in parts):
+        merged.status, merged.error = "failed", "; ".join(dict.fromkeys(errors))
+    for attr in ("candidates", "passages", "bad"):
+        target = getattr(merged, attr)
+        for part in parts:
+            for col, values in getattr(part, attr).items():
+                target[col].extend(values)
+    _sort_by_row(merged.candidates)
+    _sort_by_row(merged.passages, ("row", "passage"))
+    _sort_by_row(merged.bad)
+    for col in merged.bad:
+        del merged.bad[col][MAX_BAD_ROWS_KEPT:]
+    return merged
+
+
+def _sort_by_row(cols: dict[str, list], keys: tuple[str, ...] = ("row",)) -> None:
+    n = len(cols["row"])
+    order = sorted(range(n), key=lambda i: tuple(cols[k][i] for k in keys))
+    for col, values in cols.items():
+        cols[col] = [values[i] for i in order]
