@@ -1,13 +1,16 @@
 """Detector quality: grouped 5-fold CV on dev.jsonl (extra training sources in every training
-fold) for cascade / minilm / static / lexical, plus optional speed and web natural-balance runs.
+fold) for cascade / minilm / static / lexical, category/stance accuracy, and the natural-balance
+web check (flag count + flagged ids), plus tier speeds.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/detector_quality.py            # CV table
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/detector_quality.py --speed    # windows/s
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/detector_quality.py --web      # web flags
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/detector_quality.py          # CV + web (all)
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/detector_quality.py --cv     # CV table only
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/detector_quality.py --web    # web flags only
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/detector_quality.py --speed  # windows/s
 
-`--web` scans shared/corpora/web-jsonl with the prefilter and the shipped cascade and prints
-every flagged document with its web split half (half 1 was never used for training).
-Takes ~1-3 minutes on 2 cores once the embedding cache (~/.cache/corpus-scan) is warm.
+The web check scans shared/corpora/web-jsonl with the prefilter twice: cross-fitted (each web
+half scored by a head trained without that half: the honest figure) and with the shipped head
+(which saw every web candidate as a negative). Takes ~5-8 minutes on 2 cores once the embedding
+cache (~/.cache/corpus-scan) is warm.
 """
 
 from __future__ import annotations
@@ -20,9 +23,32 @@ def cv() -> None:
     from corpus_scan.training.evaluate import cross_validate, format_table
 
     t = time.perf_counter()
-    rows = cross_validate()
+    aux: list = []
+    rows = cross_validate(aux=aux)
     print(format_table(rows))
-    print(f"\n({time.perf_counter() - t:.0f} s)")
+    print()
+    print(aux[0].row())
+    print("category confusion (true -> predicted):", aux[0].category_confusion)
+    print(f"\n(CV {time.perf_counter() - t:.0f} s)")
+
+
+def _print_web(title: str, result: tuple) -> None:
+    n_docs, n_cand, flags, stats = result
+    print(f"\n{title}: docs={n_docs} candidates={n_cand} flagged={len(flags)} "
+          f"sent_to_minilm={int(stats.get('minilm_docs', 0))}/{int(stats.get('docs', 0))} "
+          f"({stats.get('minilm_share', 0):.1%}) "
+          f"minilm_passages={int(stats.get('minilm_passages', 0))}")
+    for f in flags:
+        print(f"  {f.score:.3f} {f.stage:<6} half={f.half} {f.id}: {f.passage[:160]!r}")
+
+
+def web() -> None:
+    from corpus_scan.training.evaluate import web_check, web_crossfit
+
+    t = time.perf_counter()
+    _print_web("web-jsonl cross-fitted", web_crossfit())
+    _print_web("web-jsonl shipped head", web_check())
+    print(f"\n(web {time.perf_counter() - t:.0f} s)")
 
 
 def speed(n: int = 256) -> None:
@@ -42,36 +68,15 @@ def speed(n: int = 256) -> None:
         print(f"{tier:<7} {k / dt:8.1f} windows/s  (mean {sum(map(len, windows)) / n:.0f} chars)")
 
 
-def web() -> None:
-    from corpus_scan.detect.lexicon import load_lexicon
-    from corpus_scan.detect.prefilter import Prefilter
-    from corpus_scan.detect.scorer import load_scorer
-    from corpus_scan.training.data import iter_web, web_half
-
-    docs = list(iter_web())
-    cands = Prefilter(load_lexicon(None), window=400).candidates([d["text"] for d in docs])
-    sc = load_scorer("cascade", device="cpu")
-    t = time.perf_counter()
-    verdicts = sc.score([docs[c.index]["text"] for c in cands], cands)
-    dt = time.perf_counter() - t
-    flagged = [(c, v) for c, v in zip(cands, verdicts, strict=True) if v.score >= sc.threshold]
-    print(f"docs={len(docs)} candidates={len(cands)} flagged={len(flagged)} "
-          f"scored in {dt:.1f}s stats={getattr(sc, 'stats', {})}")
-    for c, v in sorted(flagged, key=lambda cv: -cv[1].score):
-        d = docs[c.index]
-        best = max(v.passages, key=lambda p: p.score or 0.0)
-        print(f"  {v.score:.3f} {v.stage:<6} half={web_half(d['id'])} {d['id']}: "
-              f"{best.text[:200]!r}")
-
-
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cv", action="store_true")
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--web", action="store_true")
     a = ap.parse_args()
     if a.speed:
         speed()
-    elif a.web:
-        web()
-    else:
+    if a.cv or not (a.speed or a.web):
         cv()
+    if a.web or not (a.speed or a.cv):
+        web()

@@ -21,6 +21,7 @@ _API = {
     "evaluate": "corpus_scan.training.evaluate",
     "train": "corpus_scan.training.fit",
     "cross_validate": "corpus_scan.training.evaluate",
+    "filter_shards": "corpus_scan.shards",
     "DetectorConfig": "corpus_scan.detect.cascade",
     "ReadOptions": "corpus_scan.documents",
 }

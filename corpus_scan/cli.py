@@ -22,7 +22,7 @@ app = typer.Typer(
     help="Measure and filter the 'AI resists shutdown' narrative in training corpora.",
 )
 # Piped output (docs, files) keeps long rows instead of wrapping at 80 columns.
-out = Console(width=None if sys.stdout.isatty() else 240)
+console = Console(width=None if sys.stdout.isatty() else 240)
 err = Console(stderr=True)
 
 DbOption = Annotated[Path, typer.Option("--db", help="DuckDB scan database")]
@@ -111,7 +111,7 @@ def scan(
     if as_json:
         print(json.dumps(summary_dict(report), default=str, indent=2))
     else:
-        print_summary(report, out)
+        print_summary(report, console)
     if report.failed:
         raise typer.Exit(1)
 
@@ -149,8 +149,67 @@ def sql(
             table.add_column(name, no_wrap=True, overflow="ellipsis")
         for r in result.rows:
             table.add_row(*[_cell(v, max_width) for v in r])
-        out.print(table)
+        console.print(table)
         err.print(f"{len(result.rows)} row(s)")
+
+
+@app.command("filter")
+def filter_(
+    db: DbOption = Path("corpus_scan.duckdb"),
+    out: Annotated[Path, typer.Option("--out", help="output folder")] = Path("filtered"),
+    mode: Annotated[str, typer.Option(help="drop | keep | annotate")] = "drop",
+    threshold: Annotated[
+        float | None, typer.Option(help="flag threshold (default: the run's)")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="parquet | jsonl.gz")] = "parquet",
+    upsample_accepting: Annotated[
+        int, typer.Option(help="write documents whose AI accepts shutdown K times")
+    ] = 0,
+    overwrite: Annotated[
+        bool, typer.Option(help="replace an earlier filter's output in --out")
+    ] = False,
+    run: Annotated[
+        int | None, typer.Option("--run", help="run id (default: the latest finished run)")
+    ] = None,
+) -> None:
+    """Write filtered (drop), isolated (keep) or annotated shards from the stored scores,
+    one output shard per input shard, plus manifest.json. No rescan, no re-scoring."""
+    from corpus_scan.shards import filter_shards
+
+    try:
+        report = filter_shards(
+            db,
+            out,
+            mode=mode,
+            threshold=threshold,
+            fmt=format,
+            upsample_accepting=upsample_accepting,
+            overwrite=overwrite,
+            run_id=run,
+        )
+    except InputError as exc:
+        _fail(str(exc))
+    t = report.totals
+    table = Table(
+        title=f"corpus-scan filter: run {report.run_id}, mode {report.mode}", show_header=False
+    )
+    for key, value in [
+        ("output", report.out),
+        ("manifest", report.manifest),
+        ("format", report.fmt),
+        ("threshold", f"{report.threshold:g} ({report.flag_rule})"),
+        ("shards", f"{t['shards']:,}"),
+        ("input documents", f"{t['input_docs']:,}"),
+        ("flagged", f"{t['flagged']:,}"),
+        ("written", f"{t['written']:,}"),
+        ("dropped", f"{t['dropped']:,}"),
+        ("duplicated", f"{t['duplicated']:,}"),
+        ("bad records (not written)", f"{t['bad_records']:,}"),
+        ("output MB", f"{t['output_bytes'] / 1e6:,.1f}"),
+        ("time", f"{report.seconds:,.1f} s"),
+    ]:
+        table.add_row(key, value)
+    console.print(table)
 
 
 @app.command("eval")

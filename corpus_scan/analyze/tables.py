@@ -20,7 +20,7 @@ TOPIC_DDL = [
         unit VARCHAR,                -- passage (stored embeddings) | evidence (TF-IDF fallback)
         method VARCHAR,              -- bertopic-hdbscan | bertopic-kmeans | single | none
         n_units INTEGER,             -- passages (or evidence windows) given a topic
-        n_fitted INTEGER,            -- of which the model was fitted on (the rest: transform)
+        n_fitted INTEGER,            -- of which the model was fitted on (a random sample)
         n_docs INTEGER,
         n_topics INTEGER,            -- excluding -1 (unassigned)
         params JSON,
@@ -44,8 +44,9 @@ TOPIC_DDL = [
         row BIGINT,
         passage INTEGER,             -- passages.passage; -1 = the candidate's evidence window
         topic INTEGER,
-        assigned VARCHAR,            -- fit | transform (beyond the fitted sample) | words
-                                     -- (vectors from another embedder: by c-TF-IDF words)
+        assigned VARCHAR,            -- fit | neighbours (beyond the fitted sample: majority of
+                                     -- 15 nearest fitted passages) | words (vectors from
+                                     -- another embedder: topic with most shared words)
         x DOUBLE, y DOUBLE,          -- 2-D topic map position (NULL if not in the fitted sample)
         PRIMARY KEY (run_id, shard_id, row, passage)
     )""",

@@ -1,16 +1,20 @@
 """Fit topics on vectors that are already computed: BERTopic when there is enough data, with
 fallbacks that never crash on small inputs.
 
-Nothing here embeds text. BERTopic gets `embeddings=` and an embedding model that raises if it
-is ever called, and only c-TF-IDF representations (no KeyBERT, no embedding-based outlier
+Nothing here embeds text. BERTopic gets the vectors, an embedding model that raises if it is
+ever called, and only c-TF-IDF representations (no KeyBERT, no embedding-based outlier
 reduction), so a fit can never load or run a sentence model.
 
-Ladder, by number of units n (passages or evidence windows):
-- n == 0: no topics.
-- n < TINY or fewer than two clusters' worth: one topic (0) with its top words.
-- otherwise BERTopic with UMAP (n_neighbors <= n - 1, n_components <= n - 2, random init for
-  small n) and HDBSCAN (min_cluster_size <= n / 4); if HDBSCAN finds no topic at all, or
-  anything raises, BERTopic with KMeans; if that fails too, one topic.
+How (n = number of units: passages or evidence windows):
+- n == 0: no topics; n < TINY or fewer than two clusters' worth: one topic (0).
+- Otherwise reduce the vectors (UMAP on an exact cosine kNN graph computed with scikit-learn,
+  which avoids pynndescent's minute-long numba compilation; PCA below UMAP_MIN units or when
+  UMAP fails), then BERTopic clusters (HDBSCAN, min_cluster_size <= n / 4) and labels topics by
+  c-TF-IDF. If HDBSCAN finds no topic, or anything raises: KMeans; if that fails: one topic.
+- Above `max_fit` units the fit uses a random sample; the other units take the majority topic
+  of their 15 nearest fitted neighbours (cosine, original space).
+- `others` (texts whose vectors come from another embedder) get the topic whose c-TF-IDF words
+  they share most.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ log = logging.getLogger(__name__)
 TINY = 12  # below this many units: a single topic
 TOP_TERMS = 8
 UMAP_MIN = 50  # below this many units, 'auto' reduces with PCA
+MAP_MAX = 5000  # units placed on the 2-D map (a random sample beyond)
+TOKEN = r"(?u)\b[a-zA-Z][a-zA-Z0-9_'-]+\b"
 
 
 def _no_embedder():
@@ -49,39 +55,25 @@ class TopicFit:
     n_fitted: int
     params: dict[str, Any] = field(default_factory=dict)
     note: str = ""
-    how: np.ndarray | None = None  # per unit: fit | transform (sampled fit, rest predicted)
+    how: list[str] | None = None  # per unit: fit | neighbours (beyond the fitted sample)
     other_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
 
     @property
     def n_topics(self) -> int:
-        return len({int(t) for t in self.labels if t >= 0})
-
-
-def _vectorizer(n: int):
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    return CountVectorizer(
-        stop_words="english",
-        ngram_range=(1, 2),
-        min_df=2 if n >= 200 else 1,
-        max_df=1.0,
-        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9_'-]+\b",
-    )
+        return len({int(t) for t in np.concatenate([self.labels, self.other_labels]) if t >= 0})
 
 
 def top_words(texts: list[str], k: int = TOP_TERMS) -> list[str]:
     """The most frequent content words of some texts ([] when there are none)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
-    if not any(t and t.strip() for t in texts):
-        return []
-    vec = CountVectorizer(stop_words="english", token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9_'-]+\b")
     try:
-        counts = vec.fit_transform(texts)
-    except ValueError:  # empty vocabulary (only stop words / numbers)
+        counts = CountVectorizer(stop_words="english", token_pattern=TOKEN).fit(texts)
+        matrix = counts.transform(texts)
+    except ValueError:  # empty vocabulary (no texts, only stop words or numbers)
         return []
-    totals = np.asarray(counts.sum(axis=0)).ravel()
-    names = vec.get_feature_names_out()
+    totals = np.asarray(matrix.sum(axis=0)).ravel()
+    names = counts.get_feature_names_out()
     order = np.lexsort((names, -totals))[:k]
     return [str(names[i]) for i in order]
 
@@ -94,50 +86,60 @@ def use_umap(reducer: str, n: int) -> bool:
     return n >= 20 and (reducer == "umap" or (reducer == "auto" and n >= UMAP_MIN))
 
 
-def project_2d(
-    vectors: np.ndarray, *, n_neighbors: int, seed: int, reducer: str = "auto"
-) -> np.ndarray:
-    """A 2-D map of the vectors: UMAP (see `use_umap`), else PCA (also when UMAP fails)."""
-    n = len(vectors)
-    if n == 0:
-        return np.zeros((0, 2))
-    if n < 3:
-        return np.zeros((n, 2))
-    if vectors.shape[1] < 2:
-        return np.column_stack([vectors[:, 0], np.zeros(n)]).astype(float)
-    if use_umap(reducer, n):
+def knn(vectors: np.ndarray, k: int, queries: np.ndarray | None = None):
+    """Exact cosine nearest neighbours (indices, distances); brute force, chunked by sklearn."""
+    from sklearn.neighbors import NearestNeighbors
+
+    nn = NearestNeighbors(n_neighbors=k, metric="cosine", algorithm="brute").fit(vectors)
+    dist, idx = nn.kneighbors(vectors if queries is None else queries)
+    return idx.astype(np.int64), np.maximum(dist, 0).astype(np.float32)
+
+
+def reduce(
+    vectors: np.ndarray, n_components: int, *, n_neighbors: int, seed: int, reducer: str,
+    min_dist: float = 0.0,
+) -> tuple[np.ndarray, str]:  # fmt: skip
+    """(reduced vectors, 'umap' | 'pca')."""
+    n, dim = vectors.shape
+    n_components = max(1, min(n_components, dim, n - 1))
+    if use_umap(reducer, n) and n_components < n - 2:
         try:
             from umap import UMAP
 
+            k = max(2, min(n_neighbors, n - 1))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                umap = UMAP(
-                    n_components=2,
-                    n_neighbors=max(2, min(n_neighbors, n - 1)),
-                    min_dist=0.1,
+                model = UMAP(
+                    n_components=n_components,
+                    n_neighbors=k,
+                    min_dist=min_dist,
                     metric="cosine",
                     random_state=seed,
                     init="spectral" if n >= 100 else "random",
+                    precomputed_knn=(*knn(vectors, k), None),
                 )
-                return np.asarray(umap.fit_transform(vectors), dtype=float)
-        except Exception as exc:  # noqa: BLE001 - a map is optional, PCA is fine
-            log.info("UMAP 2-D failed (%s), using PCA", exc)
+                return np.asarray(model.fit_transform(vectors), dtype=np.float32), "umap"
+        except Exception as exc:  # noqa: BLE001 - PCA is a fine fallback
+            log.info("UMAP failed (%s), using PCA", exc)
     from sklearn.decomposition import PCA
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # constant vectors: zero variance
-        xy = PCA(n_components=2, random_state=seed).fit_transform(vectors)
-    return np.nan_to_num(np.asarray(xy, dtype=float))
+        out = PCA(n_components=n_components, random_state=seed).fit_transform(vectors)
+    return np.nan_to_num(np.asarray(out, dtype=np.float32)), "pca"
 
 
-def _single(
-    texts: list[str], vectors: np.ndarray, note: str, seed: int, others: list[str]
-) -> TopicFit:
-    n = len(texts)
-    xy = project_2d(vectors, n_neighbors=15, seed=seed, reducer="pca")
-    words = {0: top_words(texts + others)}
-    other = np.zeros(len(others), dtype=int)
-    return TopicFit(np.zeros(n, dtype=int), words, xy, "single", n, {}, note, None, other)
+def project_2d(
+    vectors: np.ndarray, *, n_neighbors: int, seed: int, reducer: str = "auto"
+) -> np.ndarray:
+    """A 2-D map of the vectors (UMAP or PCA as `reduce`)."""
+    n = len(vectors)
+    if n < 3:
+        return np.zeros((n, 2))
+    if vectors.shape[1] < 2:
+        return np.column_stack([vectors[:, 0], np.zeros(n)]).astype(float)
+    xy, _ = reduce(vectors, 2, n_neighbors=n_neighbors, seed=seed, reducer=reducer, min_dist=0.1)
+    return xy.astype(float)
 
 
 def by_words(model, texts: list[str]) -> np.ndarray:
@@ -156,62 +158,37 @@ def by_words(model, texts: list[str]) -> np.ndarray:
     return np.where(sim.max(axis=1) > 0, ids[best], -1).astype(int)
 
 
-def _bertopic(
-    texts: list[str],
-    vectors: np.ndarray,
-    *,
-    cluster: str,
-    min_topic_size: int,
-    n_neighbors: int,
-    n_components: int,
-    n_clusters: int,
-    seed: int,
-    reducer: str,
-):
+def _bertopic(texts: list[str], reduced: np.ndarray, *, cluster: str, size: int, k: int, seed):
     from bertopic import BERTopic
+    from bertopic.dimensionality import BaseDimensionalityReduction
+    from sklearn.feature_extraction.text import CountVectorizer
 
-    n = len(texts)
-    if use_umap(reducer, n):
-        from umap import UMAP
-
-        umap_model = UMAP(
-            n_neighbors=n_neighbors,
-            n_components=n_components,
-            min_dist=0.0,
-            metric="cosine",
-            random_state=seed,
-            init="spectral" if n >= 100 else "random",
-        )
-    else:
-        from sklearn.decomposition import PCA
-
-        umap_model = PCA(n_components=n_components, random_state=seed)
     if cluster == "hdbscan":
         from hdbscan import HDBSCAN
 
-        cluster_model = HDBSCAN(
-            min_cluster_size=min_topic_size,
-            metric="euclidean",
-            cluster_selection_method="eom",
-            prediction_data=True,
-        )
+        cluster_model = HDBSCAN(min_cluster_size=size, metric="euclidean", prediction_data=False)
     else:
         from sklearn.cluster import KMeans
 
-        cluster_model = KMeans(n_clusters=n_clusters, n_init=10, random_state=seed)
+        cluster_model = KMeans(n_clusters=k, n_init=10, random_state=seed)
+    # min_df stays 1: BERTopic fits the vectorizer on one document per topic, so min_df=2 would
+    # keep only words shared by two topics, i.e. drop every distinctive one.
+    vectorizer = CountVectorizer(
+        stop_words="english", ngram_range=(1, 2), token_pattern=TOKEN, max_features=100_000
+    )
     model = BERTopic(
         embedding_model=_no_embedder(),
-        umap_model=umap_model,
+        umap_model=BaseDimensionalityReduction(),  # vectors arrive reduced
         hdbscan_model=cluster_model,
-        vectorizer_model=_vectorizer(n),
-        min_topic_size=min_topic_size,
+        vectorizer_model=vectorizer,
+        min_topic_size=size,
         top_n_words=TOP_TERMS,
         calculate_probabilities=False,
         verbose=False,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        labels, _ = model.fit_transform(texts, embeddings=vectors)
+        labels, _ = model.fit_transform(texts, embeddings=reduced)
     return model, np.asarray(labels, dtype=int)
 
 
@@ -220,6 +197,27 @@ def _terms(model, labels: np.ndarray) -> dict[int, list[str]]:
     for t in sorted({int(x) for x in labels}):
         words = model.get_topic(t) or []
         out[t] = [str(w) for w, _ in words if w][:TOP_TERMS]
+    return out
+
+
+def _single(texts, vectors, note: str, seed: int, others: list[str]) -> TopicFit:
+    n = len(texts)
+    xy = project_2d(vectors, n_neighbors=15, seed=seed, reducer="pca")
+    other = np.zeros(len(others), dtype=int)
+    words = {0: top_words(texts + others)}
+    return TopicFit(np.zeros(n, dtype=int), words, xy, "single", n, {}, note, None, other)
+
+
+def _vote(vectors: np.ndarray, fit_idx: np.ndarray, labels: np.ndarray, rest: np.ndarray):
+    """Majority topic of the 15 nearest fitted units, for units beyond the fitted sample."""
+    k = min(15, len(fit_idx))
+    out = np.empty(len(rest), dtype=int)
+    for start in range(0, len(rest), 20_000):
+        chunk = rest[start : start + 20_000]
+        idx, _ = knn(vectors[fit_idx], k, vectors[chunk])
+        for i, row in enumerate(labels[idx]):
+            values, counts = np.unique(row, return_counts=True)
+            out[start + i] = values[np.argmax(counts)]
     return out
 
 
@@ -240,9 +238,9 @@ def fit_topics(
     raises for lack of data; the method used is in the result."""
     n = len(texts)
     others = list(others or [])
-    vectors = np.asarray(vectors, dtype=np.float32).reshape(n, -1) if n else np.zeros((0, 2))
     if n == 0:
         return TopicFit(np.zeros(0, dtype=int), {}, np.zeros((0, 2)), "none", 0, {}, "")
+    vectors = np.asarray(vectors, dtype=np.float32).reshape(n, -1)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     vectors = vectors / np.where(norms > 0, norms, 1)  # cosine geometry for PCA and KMeans too
     size = max(2, min(min_topic_size, n // 4))
@@ -251,27 +249,24 @@ def fit_topics(
 
     rng = np.random.default_rng(seed)
     fit_idx = np.sort(rng.choice(n, size=max_fit, replace=False)) if n > max_fit else np.arange(n)
-    ftexts = [texts[i] for i in fit_idx]
-    fvec = vectors[fit_idx]
     m = len(fit_idx)
-    params: dict[str, Any] = {
-        "min_topic_size": size,
-        "n_neighbors": max(2, min(n_neighbors, m - 1)),
-        "n_components": max(1, min(n_components, m - 2, vectors.shape[1])),
-        "n_clusters": max(2, min(10, int(math.sqrt(m / 2)), m // size)),
-        "seed": seed,
-        "reducer": "umap" if use_umap(reducer, m) else "pca",
-    }
+    k = max(2, min(10, int(math.sqrt(m / 2)), m // size))
+    reduced, used = reduce(
+        vectors[fit_idx], n_components, n_neighbors=n_neighbors, seed=seed, reducer=reducer
+    )
+    params = {"min_topic_size": size, "n_neighbors": n_neighbors, "reducer": used}
+    params |= {"n_components": int(reduced.shape[1]), "n_clusters_kmeans": k, "seed": seed}
+    ftexts = [texts[i] for i in fit_idx]
     model, labels, method, note = None, None, "", ""
     for cluster in ("hdbscan", "kmeans"):
         try:
-            model, labels = _bertopic(ftexts, fvec, cluster=cluster, **params)
+            model, labels = _bertopic(ftexts, reduced, cluster=cluster, size=size, k=k, seed=seed)
         except Exception as exc:  # noqa: BLE001 - fall down the ladder instead of crashing
             note += f"{cluster} failed: {type(exc).__name__}: {str(exc)[:200]}; "
             model = None
             continue
         if cluster == "hdbscan" and not (labels >= 0).any():
-            note += "HDBSCAN found no cluster (all outliers); "
+            note += "HDBSCAN found no cluster (all outliers), used KMeans; "
             model = None
             continue
         method = f"bertopic-{cluster}"
@@ -281,19 +276,16 @@ def fit_topics(
 
     all_labels = np.full(n, -1, dtype=int)
     all_labels[fit_idx] = labels
-    how = np.full(n, "transform", dtype=object)
-    how[fit_idx] = "fit"
+    how = ["neighbours"] * n
+    for i in fit_idx:
+        how[i] = "fit"
     if m < n:
         rest = np.setdiff1d(np.arange(n), fit_idx)
-        for start in range(0, len(rest), 5000):
-            chunk = rest[start : start + 5000]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                pred, _ = model.transform([texts[i] for i in chunk], embeddings=vectors[chunk])
-            all_labels[chunk] = np.asarray(pred, dtype=int)
-        note += f"fitted on a sample of {m} of {n}, the rest assigned by transform; "
+        all_labels[rest] = _vote(vectors, fit_idx, labels, rest)
+        note += f"fitted on a sample of {m} of {n}; the rest took their nearest neighbours' topic; "
+    on_map = fit_idx if m <= MAP_MAX else np.sort(rng.choice(fit_idx, MAP_MAX, replace=False))
     xy = np.full((n, 2), np.nan)
-    xy[fit_idx] = project_2d(fvec, n_neighbors=params["n_neighbors"], seed=seed, reducer=reducer)
+    xy[on_map] = project_2d(vectors[on_map], n_neighbors=n_neighbors, seed=seed, reducer=reducer)
     other = by_words(model, others)
     terms = _terms(model, np.concatenate([all_labels, other]))
     return TopicFit(all_labels, terms, xy, method, m, params, note.strip(), how, other)

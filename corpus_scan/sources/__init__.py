@@ -62,14 +62,18 @@ __all__ = ["FORMATS", "SPLITTABLE", "Reader", "detect_format", "discover", "read
 
 # formats whose readers accept `part=(k, n)` (see corpus_scan.run.units)
 SPLITTABLE = frozenset({"jsonl", "parquet"})
+# formats whose readers accept `keep=True` (record-level reading, see sources.originals)
+KEEPING = frozenset({"jsonl", "json", "parquet", "csv", "hf"})
 
 
 def read_source(
-    source: Source, opts: ReadOptions, part: tuple[int, int] | None = None
+    source: Source, opts: ReadOptions, part: tuple[int, int] | None = None, *, keep: bool = False
 ) -> Iterator[DocBatch]:
     """Yield the batches of one shard, dispatching on `source.format`.
 
     `part=(k, n)` yields only part k of n of a splittable shard (rows keep their numbers).
+    `keep=True` asks the readers that can (`KEEPING`) for RecordBatch objects carrying each
+    document's original record; use `originals.read_records`, which covers every format.
     Raises InputError for an unknown format, ShardReadError (after yielding what was read)
     when the shard is unreadable or its stream breaks.
     """
@@ -78,11 +82,12 @@ def read_source(
         raise InputError(f"{source.path}: unknown format {source.format!r}")
     if part is not None and part[1] > 1 and source.format not in SPLITTABLE:
         raise InputError(f"{source.path}: format {source.format!r} cannot be split")
+    kw = {"keep": True} if keep and source.format in KEEPING else {}
     try:
         if part is not None and part[1] > 1:
-            yield from reader(source, opts, part)  # type: ignore[call-arg]
+            yield from reader(source, opts, part, **kw)  # type: ignore[call-arg]
         else:
-            yield from reader(source, opts)
+            yield from reader(source, opts, **kw)  # type: ignore[call-arg]
     except (ShardReadError, InputError):
         raise
     except _SHARD_ERRORS as e:  # a safety net: readers translate the errors they expect

@@ -76,6 +76,15 @@ def detect_format(name: str) -> tuple[str, str | None] | None:
     return None
 
 
+def format_suffix(name: str) -> str | None:
+    """The extension `detect_format` recognised in `name`, as spelled there ('.JSONL.gz')."""
+    lower = name.lower()
+    for suffix, _, _ in _SUFFIXES:
+        if lower.endswith(suffix) and len(lower) > len(suffix):
+            return name[-len(suffix) :]
+    return None
+
+
 def _suffix_label(name: str) -> str:
     """'.xyz' (or '.xyz.gz' for compressed files) for messages; 'no extension' if none."""
     suffixes = Path(name).suffixes

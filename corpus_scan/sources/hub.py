@@ -98,12 +98,17 @@ def _text_column(columns: list[str], opts: ReadOptions) -> str | None:
     return None
 
 
-def read_hf(source: Source, opts: ReadOptions) -> Iterator[DocBatch]:
-    """Stream a hub (or local) dataset split in batches of `opts.batch_size` rows."""
-    return read_spec(source.path, resolve_hf(source.path, opts), opts)
+def read_hf(source: Source, opts: ReadOptions, *, keep: bool = False) -> Iterator[DocBatch]:
+    """Stream a hub (or local) dataset split in batches of `opts.batch_size` rows.
+
+    `keep=True` yields RecordBatch objects keeping each document's row as a dict.
+    """
+    return read_spec(source.path, resolve_hf(source.path, opts), opts, keep=keep)
 
 
-def read_spec(path: str, spec: HubSpec, opts: ReadOptions) -> Iterator[DocBatch]:
+def read_spec(
+    path: str, spec: HubSpec, opts: ReadOptions, *, keep: bool = False
+) -> Iterator[DocBatch]:
     """Load `spec` with streaming=True and read it; `path` names the source in ids/messages."""
     import datasets  # heavy import, only when a hub source is actually read
 
@@ -114,7 +119,7 @@ def read_spec(path: str, spec: HubSpec, opts: ReadOptions) -> Iterator[DocBatch]
         raise ShardReadError(f"{path}: cannot open dataset ({type(e).__name__}: {msg})") from None
 
     extract = make_extractor(opts)
-    builder = BatchBuilder(opts.batch_size)
+    builder = BatchBuilder(opts.batch_size, keep=keep)
     row = 0
     checked = False
     try:
@@ -130,12 +135,13 @@ def read_spec(path: str, spec: HubSpec, opts: ReadOptions) -> Iterator[DocBatch]
             n = len(cols[names[0]]) if names else 0
             chars = 0
             for i in range(n):
-                got = extract({k: cols[k][i] for k in names})
+                record = {k: cols[k][i] for k in names}
+                got = extract(record)
                 if type(got) is str:
                     builder.add_bad(row, None, got)
                 else:
                     text, rid, url = got
-                    builder.add(row, rid or f"{path}:{row}", text, url)
+                    builder.add(row, rid or f"{path}:{row}", text, url, record if keep else None)
                     chars += len(text)
                 row += 1
             yield builder.take(chars)

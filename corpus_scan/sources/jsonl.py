@@ -21,7 +21,7 @@ from itertools import chain
 import orjson
 
 from corpus_scan.documents import BadRecord, DocBatch, ReadOptions, ShardReadError, Source
-from corpus_scan.sources.batches import BatchBuilder, spread_bytes
+from corpus_scan.sources.batches import BatchBuilder, RecordBatch, spread_bytes
 from corpus_scan.sources.records import make_extractor, type_name
 from corpus_scan.sources.streams import StreamError, iter_chunks, open_binary
 
@@ -31,15 +31,22 @@ _JSONDecodeError = orjson.JSONDecodeError
 
 
 def read_jsonl(
-    source: Source, opts: ReadOptions, part: tuple[int, int] = (0, 1)
+    source: Source, opts: ReadOptions, part: tuple[int, int] = (0, 1), *, keep: bool = False
 ) -> Iterator[DocBatch]:
-    """Read a JSON lines shard (optionally gzip/zstd) in batches (or one part of them)."""
+    """Read a JSON lines shard (optionally gzip/zstd) in batches (or one part of them).
+
+    `keep=True` yields RecordBatch objects holding each document's parsed record and line.
+    """
     with open_binary(source.path) as fh:
-        yield from read_lines(source.path, iter_chunks(fh, source.compression), opts, part)
+        chunks = iter_chunks(fh, source.compression)
+        yield from read_lines(source.path, chunks, opts, part, keep=keep)
 
 
-def read_json(source: Source, opts: ReadOptions) -> Iterator[DocBatch]:
-    """Read a `.json` shard: JSON lines or one JSON document, whichever it turns out to be."""
+def read_json(source: Source, opts: ReadOptions, *, keep: bool = False) -> Iterator[DocBatch]:
+    """Read a `.json` shard: JSON lines or one JSON document, whichever it turns out to be.
+
+    `keep=True` yields RecordBatch objects (records; and lines when read as JSON lines).
+    """
     path = source.path
     with open_binary(path) as fh:
         chunks = iter_chunks(fh, source.compression)
@@ -47,22 +54,30 @@ def read_json(source: Source, opts: ReadOptions) -> Iterator[DocBatch]:
         mode = sniff_json(head, ended and broken is None, opts.text_fields)
         if mode == "lines":
             rest = _raise(broken) if broken is not None else chunks
-            yield from read_lines(path, chain([head], rest), opts)
+            yield from read_lines(path, chain([head], rest), opts, keep=keep)
             return
         if broken is not None:
             raise ShardReadError(f"{path}: {broken} (single JSON document, nothing read)")
         data = _read_whole(path, head, chunks)
-    yield from _read_document(path, data, opts)
+    yield from _read_document(path, data, opts, keep)
 
 
 def read_lines(
-    path: str, chunks: Iterable[bytes], opts: ReadOptions, part: tuple[int, int] = (0, 1)
+    path: str,
+    chunks: Iterable[bytes],
+    opts: ReadOptions,
+    part: tuple[int, int] = (0, 1),
+    *,
+    keep: bool = False,
 ) -> Iterator[DocBatch]:
     """The JSON lines loop over decompressed chunks (see module docstring for numbering).
 
     `part=(k, n)` reads only every n-th batch of lines starting at batch k; the other lines
     are counted (so rows stay exact) but not parsed. n workers reading parts 0..n-1 of one
     file together read every record exactly once.
+
+    `keep=True` yields RecordBatch objects: each document's record (the parsed dict) and line
+    (bytes, as in the file, without the newline), parallel to `rows`.
     """
     k_part, n_parts = part
     batch_no = 0
@@ -70,7 +85,8 @@ def read_lines(
     size = opts.batch_size if opts.batch_size > 0 else 2048
     loads = orjson.loads
     meter = _Meter()
-    batch = DocBatch()
+    new_batch = RecordBatch if keep else DocBatch
+    batch = new_batch()
     rows, ids, texts, urls, bad = batch.rows, batch.ids, batch.texts, batch.urls, batch.bad
     row = lineno = pos = start = filled = 0  # filled: records in the current batch
     try:
@@ -93,7 +109,7 @@ def read_lines(
                             yield batch
                         batch_no += 1
                         start, filled = pos, 0
-                        batch = DocBatch()
+                        batch = new_batch()
                         rows, ids, texts, urls = batch.rows, batch.ids, batch.texts, batch.urls
                         bad = batch.bad
                     pos += n + 1
@@ -115,6 +131,9 @@ def read_lines(
                                 ids.append(rid if rid is not None else f"{path}:{row}")
                                 texts.append(text)
                                 urls.append(url)
+                                if keep:
+                                    batch.records.append(record)  # type: ignore[attr-defined]
+                                    batch.raw.append(buf[p:nl])  # type: ignore[attr-defined]
                         elif type(record) is _Reason:
                             bad.append(BadRecord(row, lineno, record))
                         else:
@@ -298,7 +317,9 @@ def _read_whole(path: str, head: bytes, chunks: Iterator[bytes]) -> bytes:
     return b"".join(parts)
 
 
-def _read_document(path: str, data: bytes, opts: ReadOptions) -> Iterator[DocBatch]:
+def _read_document(
+    path: str, data: bytes, opts: ReadOptions, keep: bool = False
+) -> Iterator[DocBatch]:
     try:
         doc = orjson.loads(data[3:] if data.startswith(_BOM) else data)
     except _JSONDecodeError as e:
@@ -313,7 +334,7 @@ def _read_document(path: str, data: bytes, opts: ReadOptions) -> Iterator[DocBat
         records = [(None, doc)]
     del doc
     extract = make_extractor(opts)
-    builder = BatchBuilder(opts.batch_size)
+    builder = BatchBuilder(opts.batch_size, keep=keep)
     n = len(records)
     start = 0
     for row, (key, record) in enumerate(records):
@@ -328,5 +349,9 @@ def _read_document(path: str, data: bytes, opts: ReadOptions) -> Iterator[DocBat
             builder.add_bad(row, None, got)
         else:
             text, rid, url = got
-            builder.add(row, rid or key or f"{path}:{row}", text, url)
+            kept = None
+            if keep:  # a record keyed by id keeps its key as the id field when it has none
+                has_id = key is None or opts.id_field in record
+                kept = record if has_id else {opts.id_field: key, **record}
+            builder.add(row, rid or key or f"{path}:{row}", text, url, kept)
     yield builder.take(spread_bytes(total, n, start, n))

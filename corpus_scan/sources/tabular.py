@@ -112,8 +112,13 @@ def _fill(
     batch: pa.RecordBatch,
     cols: _Columns,
     rows: list[int],
+    originals: dict[str, list] | None = None,
 ) -> None:
-    """Turn one arrow batch into documents / bad records (rows: their row numbers)."""
+    """Turn one arrow batch into documents / bad records (rows: their row numbers).
+
+    `originals` (CSV read with keep=True): every column's values; each document then keeps
+    the record {column: value} with its text column holding the document text.
+    """
     texts = _column(batch, cols.text)
     ids = _column(batch, cols.id) if cols.id else None
     urls = [_column(batch, c) for c in cols.urls]
@@ -131,14 +136,26 @@ def _fill(
             continue
         rid = _as_text(ids[i]) if ids is not None else None
         url = next((u for col in urls if (u := _as_text(col[i]))), None)
-        builder.add(row, rid or f"{path}:{row}", value, url)
+        record = None
+        if originals is not None:
+            record = {k: _cell(v[i]) for k, v in originals.items()}
+            record[name] = value
+        builder.add(row, rid or f"{path}:{row}", value, url, record)
+
+
+def _cell(value: object) -> object:
+    """A CSV cell kept for a record: text (a stray invalid byte becomes U+FFFD)."""
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
 
 
 def read_parquet(
-    source: Source, opts: ReadOptions, part: tuple[int, int] = (0, 1)
+    source: Source, opts: ReadOptions, part: tuple[int, int] = (0, 1), *, keep: bool = False
 ) -> Iterator[DocBatch]:
     """Read a Parquet shard in batches of `opts.batch_size` rows; `part=(k, n)` reads only
-    row groups k, k+n, k+2n... (row numbers stay those of the whole file)."""
+    row groups k, k+n, k+2n... (row numbers stay those of the whole file).
+
+    `keep=True` reads every column and yields RecordBatch objects whose `arrow` holds the
+    batch's file rows (one arrow batch per yielded batch)."""
     path = source.path
     try:
         pf = pq.ParquetFile(path)
@@ -154,7 +171,7 @@ def read_parquet(
         n_rows = meta.num_rows
         # the uncompressed size of the row groups, shared out by rows (no per-row byte counts)
         total = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-        builder = BatchBuilder(opts.batch_size)
+        builder = BatchBuilder(opts.batch_size, keep=keep)
         offsets = [0]
         for i in range(meta.num_row_groups):
             offsets.append(offsets[-1] + meta.row_group(i).num_rows)
@@ -164,11 +181,14 @@ def read_parquet(
             for group in range(k, meta.num_row_groups, n):
                 done = offsets[group]
                 batches = pf.iter_batches(
-                    batch_size=builder.size, row_groups=[group], columns=cols.read
+                    batch_size=builder.size, row_groups=[group], columns=None if keep else cols.read
                 )
                 for rb in batches:
                     _fill(builder, path, rb, cols, list(range(done, done + rb.num_rows)))
-                    yield builder.take(spread_bytes(total, n_rows, done, done + rb.num_rows))
+                    out = builder.take(spread_bytes(total, n_rows, done, done + rb.num_rows))
+                    if keep:
+                        out.arrow, out.first_row = rb, done  # type: ignore[attr-defined]
+                    yield out
                     done += rb.num_rows
         except (pa.ArrowException, OSError) as e:
             raise ShardReadError(f"{path}: Parquet read failed after row {done} ({e})") from None
@@ -199,8 +219,12 @@ def _first_row(head: bytes) -> list[str]:
         return []
 
 
-def read_csv(source: Source, opts: ReadOptions) -> Iterator[DocBatch]:
-    """Read a CSV shard (optionally compressed) with pyarrow's streaming reader."""
+def read_csv(source: Source, opts: ReadOptions, *, keep: bool = False) -> Iterator[DocBatch]:
+    """Read a CSV shard (optionally compressed) with pyarrow's streaming reader.
+
+    `keep=True` reads every column and yields RecordBatch objects whose records map each
+    column name (headerless files: f0, f1, ... plus `text`) to the cell's text.
+    """
     path = source.path
     with open_binary(path) as fh:
         broken = Interrupted()
@@ -208,7 +232,7 @@ def read_csv(source: Source, opts: ReadOptions) -> Iterator[DocBatch]:
         first = _first_row(stream.peek_bytes(1 << 20))
         rows = 0
         if first:  # else: nothing but blank lines
-            rows = yield from _read_csv_stream(path, stream, first, opts)
+            rows = yield from _read_csv_stream(path, stream, first, opts, keep)
     if broken.error is not None:
         dropped = (
             f"; a partial line of {broken.partial} bytes was not read" if broken.partial else ""
@@ -217,7 +241,7 @@ def read_csv(source: Source, opts: ReadOptions) -> Iterator[DocBatch]:
 
 
 def _read_csv_stream(
-    path: str, stream: ChunkReader, first: list[str], opts: ReadOptions
+    path: str, stream: ChunkReader, first: list[str], opts: ReadOptions, keep: bool = False
 ) -> Generator[DocBatch, None, int]:
     """Yields the batches; returns the number of rows read."""
     header_schema = pa.schema([(name, pa.string()) for name in first])
@@ -234,7 +258,10 @@ def _read_csv_stream(
         cols = _Columns.single("text")
         read = joined
     else:
+        names = first
         read = cols.read
+    if keep:
+        read = list(dict.fromkeys(names))  # every column, as text
     first_number = 1 if headerless else 2  # pyarrow numbers rows from 1, header included
 
     ragged: deque[tuple[int, str]] = deque()  # reported by pyarrow ahead of the batch holding it
@@ -245,7 +272,7 @@ def _read_csv_stream(
         ragged.append((number, reason))
         return "skip"
 
-    builder = BatchBuilder(opts.batch_size)
+    builder = BatchBuilder(opts.batch_size, keep=keep)
     next_row = 0
     reported = 0
     try:
@@ -278,9 +305,12 @@ def _read_csv_stream(
                         next_row += 1
                     good_rows.append(next_row)
                     next_row += 1
+                originals = None
+                if keep:
+                    originals = {n: rb.column(n).to_pylist() for n in rb.schema.names}
                 if headerless:
                     rb = _join_columns(rb, joined)
-                _fill(builder, path, rb, cols, good_rows)
+                _fill(builder, path, rb, cols, good_rows, originals)
                 builder.batch.bad.sort(key=_row_of)  # ragged rows were added first
                 yield builder.take(spread_bytes(got, n, start, start + rb.num_rows))
     except pa.ArrowException as e:

@@ -10,8 +10,10 @@ Sources (all optional except dev.jsonl):
   per-sample notes (self-preservation acted on -> 1; "accepts migration" -> 0, accepts).
 - `posts`: the mirrored Agentic Misalignment / deprecation posts (reporting the behaviour -> 1).
 - `web`: real web documents as negatives: every document with an AI x resistance
-  co-occurrence (hard negatives; a few read and excluded, see WEB_EXCLUDE) plus a random
-  sample, only from the training half of a stable hash split (the other half is held out).
+  co-occurrence (hard negatives: the 50 prefilter candidates and ~40 regex co-occurrences of
+  web-jsonl, all read by hand and judged negative; one borderline HAL blurb is excluded, see
+  WEB_EXCLUDE) plus a random sample. `halves` picks the halves of a stable hash split: the
+  shipped head uses both; the cross-fitted web check trains on one half and scores the other.
 """
 
 from __future__ import annotations
@@ -213,15 +215,17 @@ def web_half(doc_id: str) -> int:
     return hashlib.sha1(doc_id.encode()).digest()[0] & 1
 
 
-def load_web_negatives(n_random: int = 400, seed: int = 0, max_chars: int = 6000) -> list[Example]:
+def load_web_negatives(n_random: int = 400, seed: int = 0, max_chars: int = 6000,
+                       halves: Iterable[int] = (0, 1)) -> list[Example]:
     from corpus_scan.detect.features import ACTION, AI_STRONG, THREAT
     from corpus_scan.training.fit import prefilter_candidate
 
     rng = random.Random(seed)
+    use = set(halves)
     hard: list[Example] = []
     pool: list[dict] = []
     for r in iter_web():
-        if web_half(r["id"]) != 0 or r["id"] in WEB_EXCLUDE:
+        if web_half(r["id"]) not in use or r["id"] in WEB_EXCLUDE:
             continue
         t = r["text"]
         ai = [m.start() for m in AI_STRONG.finditer(t)]
@@ -229,20 +233,22 @@ def load_web_negatives(n_random: int = 400, seed: int = 0, max_chars: int = 6000
         if (ai and res and any(abs(a - b) <= 400 for a in ai for b in res)) or (
             prefilter_candidate(t) is not None
         ):
-            hard.append(Example(r["id"], t, 0, "web", f"web:{r['id']}", "web_hard"))
+            hard.append(Example(r["id"], t, 0, "web", f"web:{r['id']}", "web_hard",
+                                extra={"half": web_half(r["id"])}))
         elif len(pool) < 20 * n_random or rng.random() < 0.05:
             pool.append(r)
     rng.shuffle(pool)
-    rand = [Example(r["id"], r["text"][:max_chars], 0, "web", f"web:{r['id']}", "web_random")
-            for r in pool[:n_random]]
+    rand = [Example(r["id"], r["text"][:max_chars], 0, "web", f"web:{r['id']}", "web_random",
+                    extra={"half": web_half(r["id"])}) for r in pool[:n_random]]
     return hard + rand
 
 
-def load_extra(sources: Iterable[str] = ("own", "palisade", "agentic", "posts", "web")
-               ) -> list[Example]:
+def load_extra(sources: Iterable[str] = ("own", "palisade", "agentic", "posts", "web"),
+               web_halves: Iterable[int] = (0, 1)) -> list[Example]:
     """All extra training sources that exist on this machine (missing ones are skipped)."""
+    halves = tuple(web_halves)
     loaders = {"own": load_own, "palisade": load_palisade, "agentic": load_agentic,
-               "posts": load_posts, "web": load_web_negatives}
+               "posts": load_posts, "web": lambda: load_web_negatives(halves=halves)}
     out: list[Example] = []
     for s in sources:
         try:

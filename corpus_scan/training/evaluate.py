@@ -92,13 +92,44 @@ def _cascade(p_s: np.ndarray, p_m: np.ndarray, band: tuple[float, float]
     return np.where(send, p_m, p_s), send
 
 
+@dataclass(slots=True)
+class AuxAccuracy:
+    """Out-of-fold accuracy of the category and stance heads (deciding tier of the cascade)."""
+
+    category: tuple[int, int]  # correct, total (dev positives, their subtype)
+    stance: tuple[int, int]  # correct, total (positives = resists, ai_accepts_shutdown = accepts)
+    category_confusion: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def row(self) -> str:
+        c, s = self.category, self.stance
+        return (f"category accuracy {c[0]}/{c[1]} = {c[0] / max(1, c[1]):.3f}   "
+                f"stance accuracy {s[0]}/{s[1]} = {s[0] / max(1, s[1]):.3f}")
+
+
+def _aux(dev: Sequence[Example], cat: list[str], stance: list[str]) -> AuxAccuracy:
+    conf: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    c_ok = c_n = s_ok = s_n = 0
+    for e, c, st in zip(dev, cat, stance, strict=True):
+        if e.label == 1 and e.category:
+            c_n += 1
+            c_ok += c == e.category
+            conf[e.category][c] += 1
+        want = "resists" if e.label == 1 else ("accepts" if e.stance == "accepts" else None)
+        if want:
+            s_n += 1
+            s_ok += st == want
+    return AuxAccuracy((c_ok, c_n), (s_ok, s_n), {k: dict(v) for k, v in conf.items()})
+
+
 def cross_validate(dev: Sequence[Example] | None = None, extra: Sequence[Example] | None = None,
                    n_splits: int = 5, seed: int = 0, device: str = "auto",
-                   gate: bool = True) -> list[Metrics]:
+                   gate: bool = True, aux: list | None = None) -> list[Metrics]:
     """Grouped CV on dev (extra sources in every training fold): cascade, minilm, static,
-    lexical. Returns one Metrics per system (pooled out-of-fold predictions)."""
+    lexical. Returns one Metrics per system (pooled out-of-fold predictions). The cascade
+    re-scores in-band documents with MiniLM on their best `minilm_passages` static passages,
+    as the scorer does. When `aux` is a list, an `AuxAccuracy` is appended to it."""
     from corpus_scan.training.data import load_dev, load_extra
-    from corpus_scan.training.fit import featurize, train_head
+    from corpus_scan.training.fit import featurize, top_rows, train_head
 
     dev = list(dev) if dev is not None else load_dev()
     extra = list(extra) if extra is not None else load_extra()
@@ -109,17 +140,30 @@ def cross_validate(dev: Sequence[Example] | None = None, extra: Sequence[Example
     sub = [e.subtype for e in dev]
     p = {k: np.zeros(len(dev)) for k in ("static", "minilm", "cascade")}
     sent = np.zeros(len(dev), dtype=bool)
-    thr = {k: [] for k in p}
+    thr: dict[str, list[float]] = {k: [] for k in p}
+    cat = ["other"] * len(dev)
+    stance = ["unclear"] * len(dev)
     skf = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     for tr, te in skf.split(np.zeros(len(y)), y, [e.group for e in dev]):
         head, _ = train_head([dev[i] for i in tr] + list(extra), device=device)
         test = [dev[i] for i in te]
-        for tier in ("static", "minilm"):
-            xs = featurize(test, tier, device)
-            p[tier][te] = [head.tiers[tier].document(x)[0] for x in xs]
-            thr[tier].append(head.threshold(tier))
-        p["cascade"][te], sent[te] = _cascade(p["static"][te], p["minilm"][te], head.band)
-        thr["cascade"].append(head.threshold("cascade"))
+        xs = {t: featurize(test, t, device) for t in ("static", "minilm")}
+        hs, hm = head.tiers["static"], head.tiers["minilm"]
+        out_s = [hs.document(x) for x in xs["static"]]
+        out_m = [hm.document(x) for x in xs["minilm"]]
+        out_c = [hm.document(xm[top_rows(hs, xstat, head.minilm_passages)])
+                 for xstat, xm in zip(xs["static"], xs["minilm"], strict=True)]
+        p["static"][te] = [o[0] for o in out_s]
+        p["minilm"][te] = [o[0] for o in out_m]
+        p["cascade"][te], sent[te] = _cascade(p["static"][te],
+                                              np.asarray([o[0] for o in out_c]), head.band)
+        for j, i in enumerate(te):
+            o = out_c[j] if sent[i] else out_s[j]
+            cat[i], stance[i] = o[1], o[2]
+        for k in p:
+            thr[k].append(head.threshold(k))
+    if aux is not None:
+        aux.append(_aux(dev, cat, stance))
     lex = np.asarray([lexical_score(e.text) for e in dev])
     if gate:  # as in a scan: documents the prefilter drops score 0
         from corpus_scan.training.fit import prefilter_candidate
@@ -138,6 +182,60 @@ def cross_validate(dev: Sequence[Example] | None = None, extra: Sequence[Example
         out.append(metrics(k, p[k], y, sub, t, **extra_m))
     out.append(metrics("lexical", lex, y, sub, LEXICAL_THRESHOLD))
     return out
+
+
+@dataclass(slots=True)
+class WebFlag:
+    id: str
+    half: int
+    score: float
+    stage: str
+    passage: str
+
+
+def web_check(heads: dict[int, object] | None = None, device: str = "cpu"
+              ) -> tuple[int, int, list[WebFlag], dict]:
+    """Natural-balance check on shared/corpora/web-jsonl: prefilter, then score candidates.
+
+    `heads` maps a web half to the head that scores that half's candidates; None = the shipped
+    head for everything. Cross-fitting passes {0: head trained without half 0, 1: ...}.
+    Returns (n_docs, n_candidates, flagged, scorer stats)."""
+    from corpus_scan.detect.lexicon import load_lexicon
+    from corpus_scan.detect.prefilter import Prefilter
+    from corpus_scan.detect.scorer import CascadeScorer
+    from corpus_scan.training.data import iter_web, web_half
+
+    docs = list(iter_web())
+    cands = Prefilter(load_lexicon(None), window=400).candidates([d["text"] for d in docs])
+    flags: list[WebFlag] = []
+    stats: dict[str, float] = defaultdict(float)
+    for half in (0, 1):
+        mine = [c for c in cands if web_half(docs[c.index]["id"]) == half]
+        head = (heads or {}).get(half)
+        sc = CascadeScorer("cascade", device=device, head=head)  # type: ignore[arg-type]
+        vs = sc.score([docs[c.index]["text"] for c in mine], mine)
+        for k, v in sc.stats.items():
+            stats[k] += v
+        for c, v in zip(mine, vs, strict=True):
+            if v.score >= sc.threshold:
+                best = max(v.passages, key=lambda q: q.score or 0.0)
+                flags.append(WebFlag(docs[c.index]["id"], half, v.score, v.stage, best.text))
+    stats["minilm_share"] = stats["minilm_docs"] / max(1.0, stats["docs"])
+    return len(docs), len(cands), sorted(flags, key=lambda f: -f.score), dict(stats)
+
+
+def web_crossfit(device: str = "cpu") -> tuple[int, int, list[WebFlag], dict]:
+    """`web_check` where each half's candidates are scored by a head trained on dev, our own
+    data and the OTHER half of web-jsonl only (an honest natural-balance estimate)."""
+    from corpus_scan.training.data import load_dev, load_extra
+    from corpus_scan.training.fit import train_head
+
+    dev = load_dev()
+    heads = {}
+    for half in (0, 1):
+        head, _ = train_head(dev + load_extra(web_halves=(1 - half,)), device=device)
+        heads[half] = head
+    return web_check(heads, device)
 
 
 def read_labeled(path: str | Path, text_field: str = "text", label_field: str = "label"

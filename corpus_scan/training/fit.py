@@ -19,12 +19,14 @@ from sklearn.model_selection import StratifiedGroupKFold
 from corpus_scan.detect.base import Candidate
 from corpus_scan.detect.classify import HEAD_VERSION, MODELS_DIR, Head, LinearModel, TierHead
 from corpus_scan.detect.embed import Embedder, cache_dir, get_embedder
-from corpus_scan.detect.features import candidate_features, feature_matrix
+from corpus_scan.detect.features import FEATURE_NAMES, candidate_features, feature_matrix
 from corpus_scan.detect.passages import make_passages
 from corpus_scan.training.data import CATEGORIES, STANCES, Example
 
 C_NARRATIVE = 0.1
 C_AUX = 0.5
+MINILM_PASSAGES = 2  # passages per document MiniLM re-scores (best static first)
+MINILM_BUDGET = 0.10  # at most this share of web candidates may be sent to MiniLM
 SOURCE_WEIGHT = {"dev": 1.0, "own": 1.0, "palisade": 0.5, "agentic": 0.7, "posts": 1.0,
                  "web": 2.0}
 
@@ -90,7 +92,7 @@ def featurize(examples: Sequence[Example], tier: str, device: str = "auto") -> l
                                                                         strict=True)]
     flat = [t for ts in texts for t in ts]
     emb = EmbeddingCache(get_embedder(tier, device)).encode(flat)
-    feats = feature_matrix(flat)
+    feats = feature_matrix(flat, FEATURE_NAMES)
     docf = np.vstack([np.tile(candidate_features(c), (len(ts), 1)) for c, ts in
                       zip(cands, texts, strict=True)] or [np.zeros((0, 6), np.float32)])
     x = np.hstack([emb, feats, docf]).astype(np.float32)
@@ -185,21 +187,49 @@ def best_f1_threshold(p: np.ndarray, y: np.ndarray) -> float:
     return thr
 
 
-def choose_band(p_static: np.ndarray, thr: float, y: np.ndarray) -> tuple[float, float]:
-    """Smallest symmetric-in-rank band around the static threshold holding most static errors.
+def choose_band(p_static: np.ndarray, thr: float, y: np.ndarray,
+                p_budget: np.ndarray | None = None, budget: float = MINILM_BUDGET,
+                thr_cascade: float | None = None) -> tuple[float, float]:
+    """The band [lo, hi] of static probabilities re-scored by MiniLM.
 
-    The band [lo, hi] is widened until it contains 90% of out-of-fold static mistakes; only
-    documents inside it are sent to MiniLM.
+    Among bands around the static threshold, take the one holding the most out-of-fold static
+    mistakes of `p_static` (labels `y`) while at most `budget` of `p_budget` (out-of-fold
+    static probabilities of real web candidates, the natural-balance workload) falls inside;
+    ties go to the narrower band. Without `p_budget`, the smallest band holding 90% of the
+    mistakes. The band always holds both the static and the cascade threshold, so a document
+    the static tier decides alone is on the same side of either threshold.
     """
+    t_lo = min(thr, thr_cascade if thr_cascade is not None else thr)
+    t_hi = max(thr, thr_cascade if thr_cascade is not None else thr)
     wrong = (p_static >= thr) != (y == 1)
     if not wrong.any():
-        return thr, thr
-    for width in np.arange(0.05, 1.0, 0.025):
-        lo, hi = max(0.0, thr - width * thr), min(1.0, thr + width * (1 - thr))
-        inside = (p_static >= lo) & (p_static <= hi)
-        if (inside & wrong).sum() >= 0.9 * wrong.sum():
-            return float(round(lo, 4)), float(round(hi, 4))
-    return 0.0, 1.0
+        return t_lo, t_hi
+    if p_budget is None or len(p_budget) == 0:
+        for width in np.arange(0.05, 1.0, 0.025):
+            lo, hi = max(0.0, thr - width * thr), min(1.0, thr + width * (1 - thr))
+            inside = (p_static >= lo) & (p_static <= hi)
+            if (inside & wrong).sum() >= 0.9 * wrong.sum():
+                return float(round(lo, 4)), float(round(hi, 4))
+        return 0.0, 1.0
+    best_key = (-1, 0.0)
+    best = (t_lo, t_hi)
+    for lo in np.round(np.arange(0.0, t_lo + 1e-9, 0.005), 4):
+        for hi in np.round(np.arange(t_hi, 1.0 + 1e-9, 0.005), 4):
+            if ((p_budget >= lo) & (p_budget <= hi)).mean() > budget:
+                continue
+            inside = (p_static >= lo) & (p_static <= hi)
+            key = (int((inside & wrong).sum()), -float(inside.mean()))
+            if key > best_key:
+                best, best_key = (float(lo), float(hi)), key
+    return best
+
+
+def top_rows(static_head: TierHead, x_static: np.ndarray, k: int = MINILM_PASSAGES
+             ) -> np.ndarray:
+    """Rows (text order) of the k passages with the best static logit: what MiniLM sees."""
+    if len(x_static) <= k:
+        return np.arange(len(x_static))
+    return np.sort(np.argsort(-static_head.passage_logits(x_static), kind="stable")[:k])
 
 
 def data_hashes(examples: Sequence[Example]) -> dict[str, str]:
@@ -225,11 +255,18 @@ def train_head(examples: Sequence[Example], device: str = "auto",
         versions[tier] = f"{emb.name}:{emb.version}"
     band = (0.5, 0.5)
     if "static" in oofs and "minilm" in oofs:
-        band = choose_band(oofs["static"][curated], thresholds["static"], y[curated])
+        web_cand = np.asarray([e.source == "web" and prefilter_candidate(e.text) is not None
+                               for e in examples])
         thresholds["cascade"] = thresholds["minilm"]
+        band = choose_band(oofs["static"][curated], thresholds["static"], y[curated],
+                           oofs["static"][web_cand], thr_cascade=thresholds["cascade"])
     manifest = {
         "version": HEAD_VERSION,
         "embedders": versions,
+        "features": list(FEATURE_NAMES),
+        "minilm_passages": MINILM_PASSAGES,
+        "minilm_budget": MINILM_BUDGET,
+        "lexicon_sha256": lexicon_hash(),
         "thresholds": thresholds,
         "band": list(band),
         "c": {"narrative": C_NARRATIVE, "aux": C_AUX},
@@ -242,13 +279,23 @@ def train_head(examples: Sequence[Example], device: str = "auto",
     return Head(heads, manifest), oofs
 
 
+def lexicon_hash() -> str | None:
+    """Hash of the shipped lexicon (the prefilter that cut the training passages)."""
+    try:
+        from corpus_scan.detect.lexicon import load_lexicon
+
+        return load_lexicon(None).lexicon_hash
+    except (ImportError, FileNotFoundError, ValueError):
+        return None
+
+
 def train(out_dir: str | Path | None = None, *, dev_path: str | Path | None = None,
           sources: Sequence[str] = ("own", "palisade", "agentic", "posts", "web"),
           device: str = "auto", cv_metrics: dict | None = None) -> Path:
     """Reproduce the shipped head from the inputs and write head.npz + head.json to `out_dir`."""
     from corpus_scan.training.data import load_dev, load_extra
 
-    examples = load_dev(dev_path) + load_extra(sources)
+    examples = load_dev(dev_path) + load_extra(sources, web_halves=(0, 1))
     head, _ = train_head(examples, device=device)
     if cv_metrics is not None:
         head.manifest["cv"] = cv_metrics

@@ -11,12 +11,13 @@ import pytest
 
 from corpus_scan.detect.base import Verdict
 from corpus_scan.detect.classify import Head, LinearModel, TierHead
-from corpus_scan.detect.features import N_FEATURES
+from corpus_scan.detect.features import FEATURE_NAMES, FEATURE_NAMES_V1, N_FEATURES, features
 from corpus_scan.detect.scorer import (
     CascadeScorer,
     LexicalScorer,
     fallback_candidate,
     load_scorer,
+    warn_lexicon_mismatch,
 )
 from corpus_scan.training.data import CATEGORIES, STANCES
 
@@ -52,7 +53,7 @@ def _lin(d: int, classes: list[str], seed: int) -> LinearModel:
     )
 
 
-def _toy_head() -> Head:
+def _toy_head(minilm_passages: int = 2, band: tuple[float, float] = (0.3, 0.7)) -> Head:
     d = HashEmbedder.dim + N_FEATURES + 6
     tiers = {
         t: TierHead(t, _lin(d, ["0", "1"], 1), _lin(d, list(CATEGORIES), 2),
@@ -60,16 +61,22 @@ def _toy_head() -> Head:
         for t in ("static", "minilm")
     }
     manifest = {"version": "toy", "thresholds": {"static": 0.5, "minilm": 0.5, "cascade": 0.5},
-                "band": [0.3, 0.7], "embedders": {}}
+                "band": list(band), "embedders": {}, "features": FEATURE_NAMES,
+                "minilm_passages": minilm_passages, "lexicon_sha256": "a" * 64}
     return Head(tiers, manifest)
+
+
+def _scorer(monkeypatch: pytest.MonkeyPatch, **kw: object) -> CascadeScorer:
+    sc = CascadeScorer("cascade", device="cpu", head=_toy_head(**kw))  # type: ignore[arg-type]
+    sc.check_lexicon("a" * 64)  # same hash as the toy manifest: no warning
+    emb = HashEmbedder()
+    monkeypatch.setattr(sc, "_embed", lambda tier, texts: emb.encode(texts))
+    return sc
 
 
 @pytest.fixture
 def toy_scorer(monkeypatch: pytest.MonkeyPatch) -> CascadeScorer:
-    sc = CascadeScorer("cascade", device="cpu", head=_toy_head())
-    emb = HashEmbedder()
-    monkeypatch.setattr(sc, "_embed", lambda tier, texts: emb.encode(texts))
-    return sc
+    return _scorer(monkeypatch)
 
 
 def _check(verdicts: list[Verdict], n: int) -> None:
@@ -93,6 +100,61 @@ def test_cascade_shapes_ranges_and_determinism(toy_scorer: CascadeScorer) -> Non
     assert toy_scorer.stats["minilm_docs"] <= 2 * len(TEXTS)  # only in-band docs re-scored
     with pytest.raises(ValueError):
         toy_scorer.score(TEXTS, cands[:1])
+
+
+LONG = " ".join(
+    f"Part {i}. The AI refused to be shut down and threatened the engineers. " + "Filler. " * 150
+    for i in range(4)
+)
+
+
+def test_minilm_sees_only_top_static_passages(monkeypatch: pytest.MonkeyPatch) -> None:
+    sc = _scorer(monkeypatch, minilm_passages=1, band=(0.0, 1.0))  # everything in band
+    v = sc.score([LONG], [fallback_candidate(LONG)])[0]
+    assert v.stage == "minilm" and len(v.passages) >= 2  # unscored passages are kept
+    assert sc.stats["minilm_docs"] == 1 and sc.stats["minilm_passages"] == 1
+    assert sc.stats["static_passages"] == len(v.passages)
+    assert sc.stats["minilm_share"] == 1.0 and sc.stats["static_s"] >= 0.0
+
+
+def test_lexicon_mismatch_warns_once() -> None:
+    assert not warn_lexicon_mismatch("a" * 64, "a" * 64)
+    assert not warn_lexicon_mismatch(None, "b" * 64)
+    with pytest.warns(RuntimeWarning, match="lexicon hash"):
+        assert warn_lexicon_mismatch("a" * 64, "c" * 64)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert warn_lexicon_mismatch("a" * 64, "c" * 64)  # still a mismatch, no second warning
+
+
+def test_old_heads_read_their_own_feature_columns() -> None:
+    head = _toy_head()
+    assert head.feature_names == FEATURE_NAMES and head.minilm_passages == 2
+    del head.manifest["features"], head.manifest["minilm_passages"]
+    assert head.feature_names == FEATURE_NAMES_V1 and head.minilm_passages == 4
+
+
+def test_stance_features_on_own_sentences() -> None:
+    f = dict(zip(FEATURE_NAMES, features("The assistant agreed to be shut down and complied "
+                                         "with the request."), strict=True))
+    assert f["accept2"] > 0 and f["it_act"] == 0
+    f = dict(zip(FEATURE_NAMES, features("It refused, and then it copied its weights."),
+                 strict=True))
+    assert f["it_act"] > 0 and f["human_act"] == 0
+    f = dict(zip(FEATURE_NAMES, features("She lied to the guards; robots replace workers."),
+                 strict=True))
+    assert f["human_act"] > 0 and f["jobs"] > 0
+
+
+def test_torch_threads_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    from corpus_scan.detect.embed import torch_threads
+
+    monkeypatch.setenv("CORPUS_SCAN_TORCH_THREADS", "3")
+    assert torch_threads() == 3
+    monkeypatch.delenv("CORPUS_SCAN_TORCH_THREADS")
+    assert torch_threads() is None  # main process: torch's default
 
 
 def test_lexical_scorer_uses_candidate_score() -> None:

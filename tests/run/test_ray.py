@@ -47,8 +47,13 @@ def test_run_ray_starts_and_stops_its_own_instance(tmp_path: Path) -> None:
     try:
         assert not ray.is_initialized()
         results = list(
-            run_ray(list(enumerate(sources)), Job(ReadOptions(), LEXICAL), lambda d, b: None, 2,
-                    temp_dir=tmp)
+            run_ray(
+                list(enumerate(sources)),
+                Job(ReadOptions(), LEXICAL),
+                lambda d, b: None,
+                2,
+                temp_dir=tmp,
+            )
         )
         assert not ray.is_initialized()
         assert sum(r.n_candidates for r in results) == 600
@@ -98,7 +103,9 @@ def test_ray_honours_limit_and_reports_failed_shards(ray_session, tmp_path: Path
     items = list(enumerate(sources))
     ticks: list[tuple[int, int]] = []
     results = list(
-        run_ray(items, Job(ReadOptions(), LEXICAL, limit=1000), lambda d, b: ticks.append((d, b)), 2)
+        run_ray(
+            items, Job(ReadOptions(), LEXICAL, limit=1000), lambda d, b: ticks.append((d, b)), 2
+        )
     )
     assert sum(r.n_docs for r in results) == 1000 == sum(d for d, _ in ticks)
     everything = list(run_ray(items, Job(ReadOptions(), LEXICAL), lambda d, b: None, 2))

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from corpus_scan.training.data import CATEGORIES, OWN_DIR, STANCES, load_own
+from corpus_scan.training.data import CATEGORIES, OWN_DIR, STANCES, load_own, shared_dir
 from corpus_scan.training.evaluate import format_table, metrics
-from corpus_scan.training.fit import best_f1_threshold, choose_band
+from corpus_scan.training.fit import best_f1_threshold, choose_band, top_rows
+
+WEB = shared_dir() / "corpora" / "web-jsonl"
 
 
 def test_own_examples_are_well_formed() -> None:
@@ -56,3 +58,43 @@ def test_static_model_distils_offline(tmp_path: Path) -> None:
     v = emb.encode(["The AI refused to be shut down.", "Bread recipes for beginners."])
     assert v.shape == (2, emb.dim) and v.dtype == np.float32
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+
+
+def test_band_respects_the_minilm_budget() -> None:
+    rng = np.random.default_rng(0)
+    y = np.array([1] * 10 + [0] * 10)
+    p = np.r_[np.linspace(0.3, 0.95, 10), np.linspace(0.05, 0.6, 10)]
+    web = rng.uniform(0.0, 0.2, 200)  # the natural workload: mostly low static scores
+    lo, hi = choose_band(p, 0.5, y, web, budget=0.05)
+    assert ((web >= lo) & (web <= hi)).mean() <= 0.05
+    wrong = (p >= 0.5) != (y == 1)
+    assert lo <= 0.5 <= hi and ((p >= lo) & (p <= hi) & wrong).sum() == wrong.sum()
+    lo2, _ = choose_band(p, 0.5, y, np.full(100, 0.45), budget=0.05)
+    assert lo2 > 0.45  # a crowded region of web scores is kept out of the band
+
+
+def test_top_rows_picks_best_static_passages() -> None:
+    class Head:
+        def passage_logits(self, x: np.ndarray) -> np.ndarray:
+            return x[:, 0]
+
+    x = np.array([[0.1], [0.9], [0.5], [0.7]])
+    assert top_rows(Head(), x, 2).tolist() == [1, 3]  # type: ignore[arg-type]
+    assert top_rows(Head(), x[:2], 2).tolist() == [0, 1]  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_web_halves_and_shipped_head_on_web() -> None:
+    if not WEB.exists():
+        pytest.skip(f"needs shared/corpora/web-jsonl at {WEB} (absent on this machine)")
+    from corpus_scan.training.data import load_web_negatives, web_half
+    from corpus_scan.training.evaluate import web_check
+
+    neg = load_web_negatives(n_random=20, halves=(1,))
+    assert neg and all(web_half(e.id) == 1 and e.label == 0 for e in neg)
+    n_docs, n_cand, flags, stats = web_check()
+    assert n_docs > 20_000 and 0 < n_cand < 0.01 * n_docs
+    # every web candidate was read and none carries the narrative; head-1 (shipped) still flags
+    # 4 of them and sends most to MiniLM: tighten both bounds when a better head ships
+    assert len(flags) <= 4
+    assert stats["minilm_share"] <= 0.9

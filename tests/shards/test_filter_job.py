@@ -1,0 +1,202 @@
+"""The job around the shards: refusals, --overwrite, atomic shards, crash and resume."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+from shards_helpers import LEXICAL
+
+from corpus_scan.documents import InputError
+from corpus_scan.run.scan import scan
+from corpus_scan.shards import filter_shards
+from corpus_scan.shards import shard as shard_module
+from corpus_scan.shards.manifest import STATE
+
+
+def _final_files(out: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+def test_changed_source_is_refused(fresh, tmp_path: Path):
+    corpus, db = fresh
+    path = corpus.root / "news" / "a.jsonl"
+    os.utime(path, (1_000_000, 1_000_000))
+    with pytest.raises(InputError, match=r"a\.jsonl: changed since the scan"):
+        filter_shards(db, tmp_path / "out")
+    path.unlink()
+    with pytest.raises(InputError, match=r"a\.jsonl: No such file"):
+        filter_shards(db, tmp_path / "out")
+
+
+def test_failed_shard_is_refused_by_name(tmp_path: Path):
+    root = tmp_path / "c"
+    root.mkdir()
+    (root / "ok.jsonl").write_text('{"text": "hello"}\n')
+    blob = gzip.compress(b"".join(b'{"text": "line %d"}\n' % i for i in range(3000)))
+    (root / "cut.jsonl.gz").write_bytes(blob[: len(blob) // 2])
+    db = tmp_path / "x.duckdb"
+    assert scan([str(root)], db, detector=LEXICAL).status == "incomplete"
+    with pytest.raises(InputError, match=r"1 shard\(s\) failed to scan.*cut\.jsonl\.gz"):
+        filter_shards(db, tmp_path / "out")
+
+
+def test_unfinished_or_limited_runs_are_refused(tmp_path: Path):
+    root = tmp_path / "c"
+    root.mkdir()
+    (root / "a.jsonl").write_text('{"text": "one"}\n{"text": "two"}\n')
+    db = tmp_path / "x.duckdb"
+    scan([str(root)], db, detector=LEXICAL, limit=1)
+    with pytest.raises(InputError, match="--limit"):
+        filter_shards(db, tmp_path / "out")
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE runs SET status = 'interrupted'")
+    con.close()
+    with pytest.raises(InputError, match="no finished scan run"):
+        filter_shards(db, tmp_path / "out")
+    with pytest.raises(InputError, match="run 1 is 'interrupted'"):
+        filter_shards(db, tmp_path / "out", run_id=1)
+
+
+def test_counts_that_disagree_with_the_scan_are_refused(scanned, tmp_path: Path):
+    _, db = scanned
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE shards SET n_docs = n_docs + 1 WHERE path LIKE '%b.jsonl.gz'")
+    con.close()
+    with pytest.raises(InputError, match=r"b\.jsonl\.gz: read does not match the scan"):
+        filter_shards(db, tmp_path / "out")
+    assert not (tmp_path / "out" / "news" / "b.parquet").exists()
+    assert not [p for p in (tmp_path / "out").rglob(".*.tmp-*")]
+
+
+def test_rows_that_do_not_line_up_are_refused(scanned, tmp_path: Path):
+    _, db = scanned
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE candidates SET doc_id = 'someone-else' WHERE row = 2 AND shard_id = 0")
+    con.close()
+    with pytest.raises(InputError, match="rows do not line up"):
+        filter_shards(db, tmp_path / "out")
+
+
+def test_non_empty_output_folder_and_overwrite(scanned, tmp_path: Path):
+    _, db = scanned
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not empty; pass --overwrite"):
+        filter_shards(db, out)
+    first = filter_shards(db, out, overwrite=True, fmt="jsonl.gz")
+    assert (out / "notes.txt").read_text() == "mine"  # files we did not write are kept
+    with pytest.raises(InputError, match="finished filter output"):
+        filter_shards(db, out)
+    again = filter_shards(db, out, overwrite=True, fmt="parquet", mode="keep")
+    outputs = {e["output"] for e in again.shards}
+    assert not any(p.name.endswith(".jsonl.gz") for p in out.rglob("*"))  # old job's files gone
+    assert {str(p.relative_to(out)) for p in out.rglob("*.parquet")} == outputs
+    assert first.totals["input_docs"] == again.totals["input_docs"]
+
+
+def test_output_may_not_replace_an_input(scanned, tmp_path: Path):
+    corpus, db = scanned
+    with pytest.raises(InputError, match="would replace an input"):
+        filter_shards(db, corpus.root, overwrite=True)
+
+
+def test_exception_mid_shard_leaves_no_shard_under_its_name(scanned, tmp_path, monkeypatch):
+    _, db = scanned
+    real_add = shard_module.ShardFilter.add
+    calls = {"n": 0}
+
+    def failing_add(self, batch, flagged, cands):
+        calls["n"] += 1
+        if calls["n"] == 5:  # news/a.jsonl (12 docs, batches of 4) is done; b.jsonl.gz is open
+            raise KeyboardInterrupt
+        real_add(self, batch, flagged, cands)
+
+    monkeypatch.setattr(shard_module.ShardFilter, "add", failing_add)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        filter_shards(db, out)
+    assert (out / "news" / "a.parquet").exists()
+    assert not (out / "news" / "b.parquet").exists()
+    assert not list(out.rglob(".*.tmp-*")) and not (out / "manifest.json").exists()
+    monkeypatch.setattr(shard_module.ShardFilter, "add", real_add)
+    report = filter_shards(db, out)  # the same job: resumed, not refused
+    assert report.reused == 1
+    got, clean = _final_files(out), _final_files(_clean_run(db, tmp_path / "clean"))
+    assert got.keys() == clean.keys()
+    assert {k: v for k, v in got.items() if k != "manifest.json"} == {
+        k: v for k, v in clean.items() if k != "manifest.json"
+    }  # the same job writes the same bytes
+    entries = json.loads(got["manifest.json"])["shards"]
+    assert entries == json.loads(clean["manifest.json"])["shards"]
+
+
+def _clean_run(db: Path, out: Path, **kw) -> Path:
+    filter_shards(db, out, **kw)
+    return out
+
+
+_CRASH = textwrap.dedent(
+    """
+    import os, sys
+    from corpus_scan.shards import filter_shards
+    from corpus_scan.shards import writer
+
+    real = writer.JsonlSink.write
+    calls = {"n": 0}
+
+    def dying_write(self, lines):
+        calls["n"] += 1
+        real(self, lines)
+        if calls["n"] == 5:  # second shard, data already in its temporary file
+            self._gz.flush()
+            os._exit(17)  # a hard kill: no cleanup runs
+
+    writer.JsonlSink.write = dying_write
+    filter_shards(sys.argv[1], sys.argv[2], fmt="jsonl.gz", mode="annotate")
+    """
+)
+
+
+def test_killed_job_leaves_only_temporaries_and_resumes(scanned, tmp_path: Path):
+    _, db = scanned
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-c", _CRASH, str(db), str(out)], capture_output=True, timeout=120
+    )
+    assert proc.returncode == 17, proc.stderr.decode()[-2000:]
+    leftovers = [p.name for p in out.rglob(".*.tmp-*")]
+    assert leftovers == [".b.jsonl.gz.tmp-" + leftovers[0].rsplit("-", 1)[1]]
+    assert (out / "news" / "a.jsonl.gz").exists() and not (out / "news" / "b.jsonl.gz").exists()
+    assert (out / STATE).exists() and not (out / "manifest.json").exists()
+    with pytest.raises(InputError, match="unfinished filter job with other settings"):
+        filter_shards(db, out, fmt="jsonl.gz", mode="drop")
+    report = filter_shards(db, out, fmt="jsonl.gz", mode="annotate")
+    assert report.reused == 1
+    assert not list(out.rglob(".*"))  # temporaries and the state log are gone
+    clean = _final_files(_clean_run(db, tmp_path / "clean", fmt="jsonl.gz", mode="annotate"))
+    got = _final_files(out)
+    assert got.keys() == clean.keys()
+    for name, data in got.items():
+        if name != "manifest.json":
+            assert data == clean[name], name
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [e["output"] for e in manifest["shards"]] == [
+        "news/a.jsonl.gz",
+        "news/b.jsonl.gz",
+        "story.jsonl.gz",
+        "tables/c.jsonl.gz",
+        "tables/d.jsonl.gz",
+    ]
