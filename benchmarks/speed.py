@@ -27,8 +27,10 @@ corpus --mem-scale (4) times larger, built by replication with distinct ids and 
 size (so the 4x corpus has 4x the shards; listing the same files 4 times would not do:
 discovery de-duplicates inputs). In --quick mode the 1x is the 2-shard subset and the 4x the
 8-shard corpus. --profile adds a cProfile of a `--workers 1` default-cascade scan of the
-2-shard subset (top functions). --write puts the tables, the exact commands and the machine
-into benchmarks/RESULTS.md.
+2-shard subset (where the time goes, top functions). --write puts the tables, the exact
+commands and the machine into benchmarks/RESULTS.md (RESULTS-quick.md with --quick).
+Row keys for --only/--skip: rg parse prefilter1 prefilter2 dt_re1 dt_re2 dt_hs1 dt_hs2
+cs_lexical1 cs_lexical2 cs_cascade1 cs_cascade2 cs_lexical2_parquet cs_cascade2_ray.
 """
 
 from __future__ import annotations
@@ -473,8 +475,9 @@ def table(rows: list[Row], repeat: int) -> str:
     )
     lines = []
     for r in rows:
+        label = r.label.replace("|", "\\|")
         lines.append(
-            f"| {r.group}: {r.label.replace('|', chr(92) + '|')} | {r.workers or ''} | {fmt(r.wall, 2)} / {fmt(r.median, 2)} | "
+            f"| {r.group}: {label} | {r.workers or ''} | {fmt(r.wall, 2)} / {fmt(r.median, 2)} | "
             f"{fmt(r.mbps)} | {fmt(r.docs / r.wall if r.walls else float('nan'), 0)} | "
             f"{fmt(r.peak_mb, 0)} | {result_note(r)} |"
         )
@@ -556,22 +559,63 @@ def profile(files: list[Path], tmp: Path, top: int = 25) -> str:
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, cwd=REPO)
     wall = time.perf_counter() - t0
+    import inspect
     import io
     import pstats
 
+    from corpus_scan.detect import embed
+
+    st = pstats.Stats(str(prof))
+    total = max(st.total_tt, 1e-9)
+
+    def cum(path_part: str, func: str, line: int | None = None) -> float:
+        return sum(
+            v[3]
+            for (f, ln, fn), v in st.stats.items()  # type: ignore[attr-defined]
+            if path_part in f and fn == func and (line is None or ln == line)
+        )
+
+    static_line = inspect.getsourcelines(embed.StaticEmbedder.encode)[1]
+    minilm_line = inspect.getsourcelines(embed.MiniLMEmbedder.encode)[1]
+    parts = [
+        ("read + parse (read_source)", cum("corpus_scan/sources/", "read_source")),
+        ("lexicon prefilter (Prefilter.candidates)", cum("detect/prefilter.py", "candidates")),
+        ("scorer total (Scorer.score)", cum("detect/scorer.py", "score")),
+        (
+            "  static embeddings (StaticEmbedder.encode)",
+            cum("detect/embed.py", "encode", static_line),
+        ),
+        (
+            "  MiniLM embeddings (MiniLMEmbedder.encode)",
+            cum("detect/embed.py", "encode", minilm_line),
+        ),
+        ("  model loading (get_embedder)", cum("detect/embed.py", "get_embedder")),
+        ("  hand features (features.feature_matrix)", cum("detect/features.py", "feature_matrix")),
+        (
+            "cascade build (get_cascade: lexicon, hyperscan compile, head)",
+            cum("detect/cascade.py", "__init__"),
+        ),
+        ("database commits (Store.commit_shard)", cum("store/db.py", "commit_shard")),
+    ]
     buf = io.StringIO()
-    st = pstats.Stats(str(prof), stream=buf)
-    st.strip_dirs()
     buf.write(
-        f"command: {show(cmd, files)}\nwall under cProfile: {wall:.1f} s\n\n"
-        "== by cumulative time ==\n"
+        f"command: {show(cmd, files)}\nwall under cProfile: {wall:.1f} s "
+        f"(profiled {total:.1f} s)\n\nwhere the time goes (cumulative, overlapping):\n"
     )
-    st.sort_stats("cumulative").print_stats(top)
-    buf.write("\n== by own time ==\n")
+    for name, secs in parts:
+        buf.write(f"  {name:62s} {secs:7.2f} s  {100 * secs / total:5.1f}%\n")
+    st.stream = buf  # type: ignore[attr-defined]
+    buf.write("\n== corpus_scan functions by cumulative time ==\n")
+    st.sort_stats("cumulative").print_stats("corpus_scan/", top)
+    buf.write("\n== all functions by own time ==\n")
     st.sort_stats("tottime").print_stats(top)
     text = buf.getvalue()
-    # keep it readable: drop pstats' header noise
-    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip())
+    site = str(Path(psutil.__file__).resolve().parents[1]) + "/"
+    text = text.replace(site, "").replace(str(REPO) + "/", "")
+    keep = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+    return "\n".join(
+        ln for ln in keep if not ln.lstrip().startswith(("Ordered by", "List reduced"))
+    )
 
 
 def main() -> None:
@@ -590,6 +634,7 @@ def main() -> None:
     ap.add_argument("--no-datatrove", action="store_true", help="skip the datatrove rows")
     ap.add_argument("--no-parquet", action="store_true", help="skip the Parquet row")
     ap.add_argument("--only", default=None, help="comma-separated row keys (see the log)")
+    ap.add_argument("--skip", default=None, help="comma-separated row keys to leave out")
     ap.add_argument("--profile", action="store_true", help="cProfile a --workers 1 scan")
     ap.add_argument("--write", action="store_true", help="write benchmarks/RESULTS.md")
     args = ap.parse_args()
@@ -640,6 +685,10 @@ def main() -> None:
         if args.only:
             keep = set(args.only.split(","))
             rows = [r for r in rows if r.key in keep]
+        if args.skip:
+            drop = set(args.skip.split(","))
+            args.skipped = [r.key for r in rows if r.key in drop]
+            rows = [r for r in rows if r.key not in drop]
         for row in rows:
             run_row(row, args.repeat, tmp)
 
@@ -735,6 +784,8 @@ def main() -> None:
         if a.rss and b.rss:
             lines.append(f"\nRSS {args.mem_scale}x / 1x: {b.peak_mb / a.peak_mb:.2f}")
         out += ["\n".join(lines), ""]
+    if getattr(args, "skipped", None):
+        out.append(f"Rows left out of this run (--skip): {', '.join(args.skipped)}.\n")
     out.append(
         f"Total benchmark time {total:.0f} s; load average before {load_before[0]:.2f}, "
         f"after {load_after[0]:.2f} (on {info['nproc']} CPUs)."
@@ -780,8 +831,9 @@ flat term list of `benchmarks/lexical_throughput.py`, written to a temp dir.)
 """
     if prof_text:
         text += f"\n## Profile: default cascade, --workers 1, 2 shards\n\n```\n{prof_text}\n```\n"
-    (REPO / "benchmarks" / "RESULTS.md").write_text(text)
-    print(f"\nwrote {rel(REPO / 'benchmarks' / 'RESULTS.md')}")
+    path = REPO / "benchmarks" / ("RESULTS-quick.md" if args.quick else "RESULTS.md")
+    path.write_text(text)
+    print(f"\nwrote {rel(path)}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ _API = {
     "train": "corpus_scan.training.fit",
     "cross_validate": "corpus_scan.training.evaluate",
     "filter_shards": "corpus_scan.shards",
+    "topics": "corpus_scan.analyze",
+    "report": "corpus_scan.analyze",
     "DetectorConfig": "corpus_scan.detect.cascade",
     "ReadOptions": "corpus_scan.documents",
 }

@@ -212,6 +212,79 @@ def filter_(
     console.print(table)
 
 
+@app.command()
+def topics(
+    db: DbOption = Path("corpus_scan.duckdb"),
+    mark: Annotated[
+        list[str] | None,
+        typer.Option(help="record a decision, e.g. 7=exclude, 3=include, 3=clear (repeatable)"),
+    ] = None,
+    min_topic_size: Annotated[
+        int, typer.Option(help="smallest topic (shrinks for small data)")
+    ] = 10,
+    unit: Annotated[str, typer.Option(help="auto | passage | evidence")] = "auto",
+    refit: Annotated[
+        bool, typer.Option(help="fit again even if marks exist on the current fit")
+    ] = False,
+    run: Annotated[int | None, typer.Option("--run", help="run id (default: latest)")] = None,
+) -> None:
+    """Fit BERTopic on the stored passage embeddings of flagged documents (never re-embedding),
+    store topics in the database, and record triage decisions that `hits` and `filter` honour."""
+    from corpus_scan.analyze import topics as run_topics
+
+    try:
+        result = run_topics(
+            db,
+            mark=mark or None,
+            min_topic_size=min_topic_size,
+            unit=unit,
+            refit=refit,
+            run_id=run,
+        )
+    except InputError as exc:
+        _fail(str(exc))
+    if result.topics:
+        table = Table(
+            "topic", "label", "passages", "docs", "decision", title=f"topics of run {result.run_id}"
+        )
+        for t in result.topics:
+            table.add_row(
+                str(t.topic),
+                t.label,
+                f"{t.n_passages:,}",
+                f"{t.n_docs:,}",
+                t.decision,
+            )
+        console.print(table)
+    console.print(result.message, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def report(
+    db: DbOption = Path("corpus_scan.duckdb"),
+    out: Annotated[Path, typer.Option("--out", help="report folder")] = Path("reports/latest"),
+    precision: Annotated[
+        float | None, typer.Option(help="detector precision from `eval`, for adjusted prevalence")
+    ] = None,
+    recall: Annotated[float | None, typer.Option(help="detector recall from `eval`")] = None,
+    run: Annotated[int | None, typer.Option("--run", help="run id (default: latest)")] = None,
+    audit_per_band: Annotated[int, typer.Option(help="audit.csv documents per score band")] = 20,
+) -> None:
+    """Write the prevalence report: one self-contained index.html, summary.md, CSV tables,
+    audit.csv."""
+    from corpus_scan.analyze import report as run_report
+
+    try:
+        result = run_report(
+            db, out, precision=precision, recall=recall, run_id=run, audit_per_band=audit_per_band
+        )
+    except InputError as exc:
+        _fail(str(exc))
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    console.print(result.message, highlight=False, soft_wrap=True)
+
+
 @app.command("eval")
 def eval_(
     path: Annotated[Path, typer.Argument(help="labeled JSONL file")],

@@ -52,6 +52,7 @@ RUN_SUMMARY = Query(
     "Run summary",
     """
 SELECT r.run_id, r.status AS run_status, r.detector, r.threshold,
+       count(DISTINCT regexp_replace(s.path, '/[^/]*$', '')) AS n_sources,
        count(s.shard_id) AS n_shards,
        count(s.shard_id) FILTER (WHERE s.status = 'failed') AS n_shards_failed,
        count(s.shard_id) FILTER (WHERE s.status = 'limited') AS n_shards_limited,

@@ -172,6 +172,8 @@ def report(
         warns.append(f"{run_row['n_shards_failed']} shard(s) failed")
     if not data.has_topics:
         warns.append("no topics stored for this run (run `corpus-scan topics`)")
+    elif data.fit and data.fit.get("stale"):
+        warns.append("topics were fitted before the last shard commits: refit them")
     return ReportResult(
         out, index, summary_md, files, run, int(flagged["n_docs"] or 0),
         int(flagged["n_flagged"] or 0), int(triaged["n_flagged"]) if triaged else None,

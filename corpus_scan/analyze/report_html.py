@@ -51,6 +51,11 @@ def warnings(data: ReportData, meta: dict[str, Any]) -> list[str]:
             f"{fmt(run['n_shards_failed'])} shard(s) failed and {fmt(run['n_inputs_skipped'])} "
             "input(s) were skipped (listed under Run summary); their documents are not counted."
         )
+    if data.fit and data.fit.get("stale"):
+        out.append(
+            "The topics were fitted before some shards were (re)scanned: run "
+            "<code>corpus-scan topics --refit</code> for topics of the current data."
+        )
     if run["n_shards_limited"]:
         out.append("Some shards were cut short by --limit: this is a sample of the inputs.")
     return [_p(w, "warn") for w in out]

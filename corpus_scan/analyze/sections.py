@@ -62,10 +62,10 @@ def from_query(con: duckdb.DuckDBPyConnection, query: q.Query, run_id: int) -> S
     )
 
 
-def _rate_values(est: Estimate, tokens: int | None) -> list[float]:
+def _rate_values(est: Estimate, with_tokens: bool, tokens: int | None) -> list[float]:
     vals = list(est.per_million)
-    if tokens is not None:
-        vals += list(per_million_tokens(est, tokens))
+    if with_tokens:
+        vals += list(per_million_tokens(est, int(tokens or 0)))
     return vals + [est.method]
 
 
@@ -76,7 +76,8 @@ def add_rates(section: Section, k: str, n: str, tokens: str | None = None) -> Se
     rows = []
     for r in section.rows:
         est = estimate(int(r[ki] or 0), int(r[ni] or 0))
-        rows.append(tuple(r) + tuple(_rate_values(est, r[ti] if ti is not None else None)))
+        toks = r[ti] if ti is not None else None
+        rows.append(tuple(r) + tuple(_rate_values(est, ti is not None, toks)))
     extra = RATE_COLUMNS + (TOKEN_COLUMNS if tokens else []) + ["interval"]
     section.columns = section.columns + extra
     section.rows = rows
@@ -148,8 +149,11 @@ def _adjusted(
 
 
 def _fit_row(con, run_id: int) -> dict[str, Any] | None:
+    """The run's current fit, with `stale`: shards were (re)committed after it was fitted."""
     cur = con.execute(
-        "SELECT * FROM topic_fits WHERE run_id = ? ORDER BY fit_id DESC LIMIT 1", [run_id]
+        "SELECT *, fitted_at < (SELECT max(finished_at) FROM shards WHERE run_id = $run) AS stale "
+        "FROM topic_fits WHERE run_id = $run ORDER BY fit_id DESC LIMIT 1",
+        {"run": run_id},
     )
     names = [d[0] for d in cur.description]
     rows = cur.fetchall()

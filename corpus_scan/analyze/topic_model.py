@@ -86,13 +86,22 @@ def use_umap(reducer: str, n: int) -> bool:
     return n >= 20 and (reducer == "umap" or (reducer == "auto" and n >= UMAP_MIN))
 
 
-def knn(vectors: np.ndarray, k: int, queries: np.ndarray | None = None):
-    """Exact cosine nearest neighbours (indices, distances); brute force, chunked by sklearn."""
-    from sklearn.neighbors import NearestNeighbors
-
-    nn = NearestNeighbors(n_neighbors=k, metric="cosine", algorithm="brute").fit(vectors)
-    dist, idx = nn.kneighbors(vectors if queries is None else queries)
-    return idx.astype(np.int64), np.maximum(dist, 0).astype(np.float32)
+def knn(vectors: np.ndarray, k: int, queries: np.ndarray | None = None, block: int = 1024):
+    """Exact cosine nearest neighbours (indices, distances) of L2-normalised float32 vectors,
+    best first; brute force in blocks of `block` queries (block x n floats at a time)."""
+    base = np.ascontiguousarray(vectors, dtype=np.float32)
+    q = base if queries is None else np.ascontiguousarray(queries, dtype=np.float32)
+    k = min(k, len(base))
+    idx = np.empty((len(q), k), dtype=np.int64)
+    dist = np.empty((len(q), k), dtype=np.float32)
+    for s in range(0, len(q), block):
+        sims = q[s : s + block] @ base.T
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        top = np.take_along_axis(sims, part, axis=1)
+        order = np.argsort(-top, axis=1, kind="stable")
+        idx[s : s + block] = np.take_along_axis(part, order, axis=1)
+        dist[s : s + block] = 1 - np.take_along_axis(top, order, axis=1)
+    return idx, np.clip(dist, 0, 2)
 
 
 def reduce(

@@ -89,13 +89,23 @@ def topics(
     """Fit topics on the flagged passages of a run (default: the latest) and store them, or,
     with `mark`, record triage decisions ('7=exclude', '3=include', '3=clear') on the stored
     topics without refitting. Refitting a run whose topics carry decisions needs `refit=True`
-    (topic numbers change, so those decisions stop applying)."""
+    (topic numbers change, so those decisions stop applying).
+
+    `max_fit`: passages the model is fitted on (a random sample beyond; the rest take their
+    nearest fitted neighbours' topic). `reducer`: auto (UMAP from 50 passages, else PCA) | umap
+    | pca. `unit`: auto (passages, else evidence windows) | passage | evidence."""
     if unit not in ("auto", "passage", "evidence"):
         raise InputError(f"unit must be auto, passage or evidence, not {unit!r}")
     if reducer not in ("auto", "umap", "pca"):
         raise InputError(f"reducer must be auto, umap or pca, not {reducer!r}")
-    if min_topic_size < 2:
-        raise InputError(f"--min-topic-size must be at least 2, got {min_topic_size}")
+    for name, value, least in (
+        ("min-topic-size", min_topic_size, 2),
+        ("n-neighbors", n_neighbors, 2),
+        ("n-components", n_components, 1),
+        ("max-fit", max_fit, 100),
+    ):
+        if value < least:
+            raise InputError(f"--{name} must be at least {least}, got {value}")
     parsed = parse_marks(mark) if mark else []
     con = open_db(db, write=True)
     try:

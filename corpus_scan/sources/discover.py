@@ -41,6 +41,8 @@ _SUFFIXES: tuple[tuple[str, str, str | None], ...] = tuple(
             (".txt", "txt", None),
             (".txt.gz", "txt", "gzip"),
             (".txt.zst", "txt", "zstd"),
+            (".md", "txt", None),  # Markdown pages (blog and research-post mirrors) are text
+            (".md.gz", "txt", "gzip"),
             (".warc", "warc", None),
             (".warc.gz", "warc", "gzip"),
             (".wet", "wet", None),

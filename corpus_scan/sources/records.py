@@ -65,6 +65,23 @@ def text_problem(fields: tuple[str, ...], first_bad: tuple[str, Any] | None) -> 
     return f"field '{name}' is not a string ({type_name(value)})"
 
 
+ALL_STRINGS = "*"  # a text field meaning "every string value of the record, joined"
+
+
+def all_strings(value: Any, out: list[str]) -> list[str]:
+    """The record's string leaves in document order (chat logs, nested payloads)."""
+    if type(value) is str:
+        if value.strip():
+            out.append(value)
+    elif type(value) is dict:
+        for v in value.values():
+            all_strings(v, out)
+    elif type(value) is list:
+        for v in value:
+            all_strings(v, out)
+    return out
+
+
 def make_extractor(opts: ReadOptions) -> Callable[[dict], Extracted]:
     """A function applying the text/id/url rules of `opts` to one dict record.
 
@@ -73,7 +90,7 @@ def make_extractor(opts: ReadOptions) -> Callable[[dict], Extracted]:
     """
     fields = tuple(opts.text_fields)
     texts = [(f, make_getter(f)) for f in fields]
-    first = fields[0] if fields and "." not in fields[0] else None
+    first = fields[0] if fields and "." not in fields[0] and fields[0] != ALL_STRINGS else None
     id_key = opts.id_field
     id_get = make_getter(id_key)
     # Url fields: (key, None) for plain keys; (literal, path) for dotted ones, walked inline.
@@ -85,6 +102,8 @@ def make_extractor(opts: ReadOptions) -> Callable[[dict], Extracted]:
         """(text, "") or (None, reason): the full rule, when the first field is no string."""
         first_bad = None
         for name, get in texts:
+            if name == ALL_STRINGS:
+                return "\n".join(all_strings(record, [])), ""
             value = record.get(name, MISSING) if get is None else get(record)
             if value is MISSING:
                 continue

@@ -44,10 +44,10 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
 def check_schema(con: duckdb.DuckDBPyConnection, path: str | Path) -> None:
     """Refuse a database written by another schema version (or not by corpus-scan at all)."""
     try:
-        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
     except duckdb.CatalogException:
         raise DatabaseError(f"{path}: not a corpus-scan database (no meta table)") from None
-    found = int(row[0]) if row else None
+    found = int(rows[0][0]) if rows else None
     if found != SCHEMA_VERSION:
         raise DatabaseError(
             f"{path}: written with schema version {found}, this corpus-scan reads version "

@@ -19,14 +19,17 @@ from sklearn.model_selection import StratifiedGroupKFold
 from corpus_scan.detect.base import Candidate
 from corpus_scan.detect.classify import HEAD_VERSION, MODELS_DIR, Head, LinearModel, TierHead
 from corpus_scan.detect.embed import Embedder, cache_dir, get_embedder
-from corpus_scan.detect.features import FEATURE_NAMES, candidate_features, feature_matrix
+from corpus_scan.detect.features import FEATURE_NAMES_V1, candidate_features, feature_matrix
 from corpus_scan.detect.passages import make_passages
 from corpus_scan.training.data import CATEGORIES, STANCES, Example
 
 C_NARRATIVE = 0.1
 C_AUX = 0.5
+# Lexical feature columns of the shipped head. The 5 stance/context features added for head-2
+# (`features.FEATURE_NAMES[16:]`) did not help grouped CV on dev, so head-3 keeps head-1's 16.
+HEAD_FEATURES = list(FEATURE_NAMES_V1)
 MINILM_PASSAGES = 2  # passages per document MiniLM re-scores (best static first)
-MINILM_BUDGET = 0.10  # at most this share of web candidates may be sent to MiniLM
+MINILM_BUDGET = 0.10  # optional cap for `choose_band(p_budget=...)`; head-3 does not use it
 SOURCE_WEIGHT = {"dev": 1.0, "own": 1.0, "palisade": 0.5, "agentic": 0.7, "posts": 1.0,
                  "web": 2.0}
 
@@ -92,7 +95,7 @@ def featurize(examples: Sequence[Example], tier: str, device: str = "auto") -> l
                                                                         strict=True)]
     flat = [t for ts in texts for t in ts]
     emb = EmbeddingCache(get_embedder(tier, device)).encode(flat)
-    feats = feature_matrix(flat, FEATURE_NAMES)
+    feats = feature_matrix(flat, HEAD_FEATURES)
     docf = np.vstack([np.tile(candidate_features(c), (len(ts), 1)) for c, ts in
                       zip(cands, texts, strict=True)] or [np.zeros((0, 6), np.float32)])
     x = np.hstack([emb, feats, docf]).astype(np.float32)
@@ -255,17 +258,16 @@ def train_head(examples: Sequence[Example], device: str = "auto",
         versions[tier] = f"{emb.name}:{emb.version}"
     band = (0.5, 0.5)
     if "static" in oofs and "minilm" in oofs:
-        web_cand = np.asarray([e.source == "web" and prefilter_candidate(e.text) is not None
-                               for e in examples])
         thresholds["cascade"] = thresholds["minilm"]
-        band = choose_band(oofs["static"][curated], thresholds["static"], y[curated],
-                           oofs["static"][web_cand], thr_cascade=thresholds["cascade"])
+        # smallest band around the static threshold holding 90% of the OOF static mistakes;
+        # a web-budgeted band (p_budget) or a reject-only band [lo, 1] scored worse in CV
+        band = choose_band(oofs["static"][curated], thresholds["static"], y[curated])
+        band = (min(band[0], thresholds["cascade"]), max(band[1], thresholds["cascade"]))
     manifest = {
         "version": HEAD_VERSION,
         "embedders": versions,
-        "features": list(FEATURE_NAMES),
+        "features": list(HEAD_FEATURES),
         "minilm_passages": MINILM_PASSAGES,
-        "minilm_budget": MINILM_BUDGET,
         "lexicon_sha256": lexicon_hash(),
         "thresholds": thresholds,
         "band": list(band),
@@ -300,3 +302,25 @@ def train(out_dir: str | Path | None = None, *, dev_path: str | Path | None = No
     if cv_metrics is not None:
         head.manifest["cv"] = cv_metrics
     return head.save(out_dir or MODELS_DIR)
+
+
+VOLATILE_FIELDS = ("trained_at", "npz_sha256", "cv")  # not part of what `train` must reproduce
+
+
+def head_differences(a: str | Path, b: str | Path, atol: float = 1e-5) -> list[str]:
+    """What differs between two head folders (head.npz arrays beyond `atol`, head.json fields
+    other than VOLATILE_FIELDS); empty when `b` reproduces `a`."""
+    import json
+
+    out: list[str] = []
+    ma, mb = (json.loads((Path(d) / "head.json").read_text(encoding="utf-8")) for d in (a, b))
+    for k in sorted(set(ma) | set(mb)):
+        if k not in VOLATILE_FIELDS and ma.get(k) != mb.get(k):
+            out.append(f"head.json[{k!r}]: {ma.get(k)!r} != {mb.get(k)!r}")
+    with np.load(Path(a) / "head.npz") as za, np.load(Path(b) / "head.npz") as zb:
+        for k in sorted(set(za.files) | set(zb.files)):
+            if k not in za.files or k not in zb.files:
+                out.append(f"head.npz[{k!r}] missing on one side")
+            elif za[k].shape != zb[k].shape or not np.allclose(za[k], zb[k], atol=atol, rtol=0):
+                out.append(f"head.npz[{k!r}] differs")
+    return out

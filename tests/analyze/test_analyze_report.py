@@ -203,3 +203,27 @@ def test_report_database_errors(tmp_path: Path, synth_db: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(InputError, match="not a folder"):
         report(synth_db, tmp_path / "file")
+
+
+def test_stale_topics_are_flagged(topics_db: Path, tmp_path: Path) -> None:
+    con = duckdb.connect(str(topics_db))
+    con.execute("UPDATE shards SET finished_at = now()::TIMESTAMP + INTERVAL 1 DAY")
+    con.close()
+    result = report(topics_db, tmp_path / "rep")
+    assert any("refit" in w for w in result.warnings)
+    assert "--refit" in result.index_html.read_text(encoding="utf-8")
+
+
+def test_database_without_runs_or_documents(tmp_path: Path) -> None:
+    from corpus_scan.store.db import Store
+
+    Store(tmp_path / "empty.duckdb").close()
+    with pytest.raises(InputError, match="no scan run"):
+        report(tmp_path / "empty.duckdb", tmp_path / "rep")
+    store = Store(tmp_path / "started.duckdb")
+    store.start_run({}, "h", version="v", detector="d", lexicon_hash="x", threshold=0.5, n_inputs=0)
+    store.close()
+    result = report(tmp_path / "started.duckdb", tmp_path / "rep")
+    assert result.n_docs == 0 and any("running" in w for w in result.warnings)
+    assert "read no documents" in result.index_html.read_text(encoding="utf-8")
+    assert topics(tmp_path / "started.duckdb").n_topics == 0

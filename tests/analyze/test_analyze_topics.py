@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -80,15 +81,28 @@ def test_degenerate_vectors_fall_back_without_crashing() -> None:
     assert len(fit.labels) == 30 and fit.method in ("single", "bertopic-kmeans")
 
 
-def test_sampled_fit_assigns_the_rest_by_transform(synth_db: Path) -> None:
-    result = topics(synth_db, reducer="pca", max_fit=60)
+def test_sampled_fit_assigns_the_rest_by_neighbours(synth_db: Path) -> None:
+    result = topics(synth_db, reducer="pca", max_fit=100)
     fitted, units = _q(synth_db, "SELECT n_fitted, n_units FROM topic_fits")[0]
-    assert fitted == 60 and units == result.n_units > 60
+    assert fitted == 100 and units == result.n_units > 100
     assert _q(synth_db, "SELECT count(*) FROM passage_topics WHERE topic IS NULL")[0][0] == 0
-    assert _q(synth_db, "SELECT count(*) FROM passage_topics WHERE x IS NULL")[0][0] == units - 60
+    assert _q(synth_db, "SELECT count(*) FROM passage_topics WHERE x IS NULL")[0][0] == units - 100
+    how = dict(_q(synth_db, "SELECT assigned, count(*) FROM passage_topics GROUP BY ALL"))
+    assert how == {"fit": 100, "neighbours": units - 100}
+    # neighbours' topics agree with the synthetic themes as well as fitted ones do
+    rows = _q(
+        synth_db,
+        "SELECT pt.topic, pt.assigned, split_part(p.text, ' ', 2) AS theme FROM passage_topics pt "
+        "JOIN passages p USING (run_id, shard_id, row, passage) WHERE pt.topic >= 0",
+    )
+    major: dict[int, Counter] = {}
+    for topic, _, theme in rows:
+        major.setdefault(topic, Counter())[theme] += 1
+    best = {t: c.most_common(1)[0][0] for t, c in major.items()}
+    agree = [best[t] == theme for t, how_, theme in rows if how_ == "neighbours"]
+    assert sum(agree) / len(agree) > 0.9
 
 
-@pytest.mark.slow  # not corpora, but ~20 s: numba compiles UMAP on its first fit
 def test_umap_path(synth_db: Path) -> None:
     result = topics(synth_db, reducer="umap")
     assert result.method == "bertopic-hdbscan" and result.n_topics >= 3
@@ -138,7 +152,7 @@ def test_marks_drive_triaged_hits(topics_db: Path) -> None:
     def counts() -> tuple[int, int]:
         return _q(
             topics_db,
-            "SELECT (SELECT count(*) FROM hits), (SELECT count(*) FROM triaged_hits)",
+            "SELECT (SELECT count(*) FROM candidates WHERE flagged), (SELECT count(*) FROM hits)",
         )[0]
 
     n_hits, n_triaged = counts()

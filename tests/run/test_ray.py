@@ -11,8 +11,13 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from conftest import NEGATIVE_AI, NEGATIVE_SHUTDOWN, POSITIVE, write_jsonl  # noqa: E402
-from run.test_scan import tables  # noqa: E402
+from corpus_fixtures import (  # noqa: E402
+    NEGATIVE_AI,
+    NEGATIVE_SHUTDOWN,
+    POSITIVE,
+    tables,
+    write_jsonl,
+)
 
 from corpus_scan.detect.cascade import DetectorConfig  # noqa: E402
 from corpus_scan.documents import ReadOptions  # noqa: E402

@@ -48,7 +48,7 @@ def test_triaged_hits_view_decides_without_threshold(scanned, tmp_path: Path):
     con = duckdb.connect(str(db))
     # triage keeps one hit of news/a.jsonl (row 0) and adds a non-candidate (row 1)
     con.execute(
-        "CREATE VIEW triaged_hits AS SELECT c.run_id, c.shard_id, c.row, 'on-topic' AS topic "
+        "CREATE OR REPLACE VIEW triaged_hits AS SELECT c.run_id, c.shard_id, c.row, 'on-topic' AS topic "
         "FROM candidates c JOIN shards s USING (run_id, shard_id) "
         "WHERE s.path LIKE '%a.jsonl' AND c.row = 0 "
         "UNION ALL SELECT run_id, shard_id, 1, 'added' FROM shards WHERE path LIKE '%a.jsonl'"
@@ -69,7 +69,7 @@ def test_triaged_hits_view_decides_without_threshold(scanned, tmp_path: Path):
 def test_triaged_hits_with_wrong_columns_is_refused(scanned, tmp_path: Path):
     _, db = scanned
     con = duckdb.connect(str(db))
-    con.execute("CREATE VIEW triaged_hits AS SELECT shard_id, row FROM candidates")
+    con.execute("CREATE OR REPLACE VIEW triaged_hits AS SELECT shard_id, row FROM candidates")
     con.close()
     with pytest.raises(InputError, match="triaged_hits lacks column"):
         filter_shards(db, tmp_path / "out")
@@ -78,6 +78,8 @@ def test_triaged_hits_with_wrong_columns_is_refused(scanned, tmp_path: Path):
 def test_triaged_row_that_is_no_document_is_refused(scanned, tmp_path: Path):
     _, db = scanned
     con = duckdb.connect(str(db))
+    con.execute("DROP VIEW hits")
+    con.execute("DROP VIEW triaged_hits")
     con.execute("CREATE TABLE triaged_hits AS SELECT 1 AS run_id, 0 AS shard_id, 999 AS row")
     con.close()
     with pytest.raises(InputError, match="flagged"):

@@ -34,7 +34,7 @@ from corpus_scan.sources.discover import detect_format
         ("a.tar", ("tar", None)),
         ("a.tar.gz", ("tar", "gzip")),
         ("a.tgz", ("tar", "gzip")),
-        ("a.md", None),
+        ("a.md", ("txt", None)),
         ("a.gz", None),
         (".jsonl", None),
     ],
@@ -51,7 +51,7 @@ def _tree(root: Path) -> None:
         "b/1.parquet": b"PAR1",
         "a.csv": b"text\nx\n",
         "z.txt": b"hello",
-        "notes.md": b"# notes",
+        "notes.doc": b"# notes",
         "README.txt": b"about",
         "sub dir/ünïcode név.jsonl.gz": b"\x1f\x8b",
         "LICENSE": b"MIT",
@@ -83,7 +83,7 @@ def test_folder_walk_sorted_with_skips(tmp_path):
         "LICENSE": "documentation file (README/LICENSE-like)",
         "README.txt": "documentation file (README/LICENSE-like)",
         "empty.jsonl": "empty file",
-        "notes.md": "unknown format (.md)",
+        "notes.doc": "unknown format (.doc)",
         "noext": "unknown format (no extension)",
     }
 
@@ -123,17 +123,17 @@ def test_explicit_files_and_errors(tmp_path):
     assert sources == [] and skipped[0].reason == "empty file"
     with pytest.raises(InputError, match="nope.jsonl"):
         discover([str(tmp_path / "nope.jsonl")])
-    with pytest.raises(InputError, match=r"unknown format \(\.md\)"):
-        discover([str(tmp_path / "notes.md")])
+    with pytest.raises(InputError, match=r"unknown format \(\.doc\)"):
+        discover([str(tmp_path / "notes.doc")])
     with pytest.raises(InputError, match="no files match"):
         discover([str(tmp_path / "*.nothing")])
 
 
 def test_globs(tmp_path):
     _tree(tmp_path)
-    sources, skipped = discover([str(tmp_path / "b" / "*.jsonl"), str(tmp_path / "*.md")])
+    sources, skipped = discover([str(tmp_path / "b" / "*.jsonl"), str(tmp_path / "*.doc")])
     assert [os.path.basename(s.path) for s in sources] == ["2.jsonl"]
-    assert [s.reason for s in skipped] == ["unknown format (.md)"]
+    assert [s.reason for s in skipped] == ["unknown format (.doc)"]
     sources, skipped = discover([str(tmp_path / "**" / "*.jsonl*")])
     assert sorted(os.path.basename(s.path) for s in sources) == ["2.jsonl", "ünïcode név.jsonl.gz"]
     # a folder and its own files listed by the same glob: each file read once, no noise
