@@ -48,7 +48,8 @@ def test_triaged_hits_view_decides_without_threshold(scanned, tmp_path: Path):
     con = duckdb.connect(str(db))
     # triage keeps one hit of news/a.jsonl (row 0) and adds a non-candidate (row 1)
     con.execute(
-        "CREATE OR REPLACE VIEW triaged_hits AS SELECT c.run_id, c.shard_id, c.row, 'on-topic' AS topic "
+        "CREATE OR REPLACE VIEW triaged_hits AS "
+        "SELECT c.run_id, c.shard_id, c.row, 'on-topic' AS topic "
         "FROM candidates c JOIN shards s USING (run_id, shard_id) "
         "WHERE s.path LIKE '%a.jsonl' AND c.row = 0 "
         "UNION ALL SELECT run_id, shard_id, 1, 'added' FROM shards WHERE path LIKE '%a.jsonl'"
