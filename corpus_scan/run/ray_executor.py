@@ -54,6 +54,9 @@ class _ShardWorker:
     def __init__(self, job: Job) -> None:
         from corpus_scan.detect.cascade import get_cascade
 
+        # One CPU per actor (num_cpus=1): one torch thread, as in run_processes' workers
+        # (corpus_scan.detect.embed only infers that for multiprocessing children).
+        os.environ.setdefault("CORPUS_SCAN_TORCH_THREADS", "1")
         self._lock = threading.Lock()
         self._ticks: dict[tuple[int, int], list[int]] = {}  # unit key -> [docs, bytes] unpolled
         get_cascade(job.detector)  # models load once per actor, before the first shard
