@@ -147,9 +147,17 @@ def sql(
         table = Table(show_lines=False)
         for name in result.columns:
             table.add_column(name, no_wrap=True, overflow="ellipsis")
-        for r in result.rows:
-            table.add_row(*[_cell(v, max_width) for v in r])
-        console.print(table)
+        cells = [[_cell(v, max_width) for v in r] for r in result.rows]
+        for row in cells:
+            table.add_row(*row)
+        # wide enough for every (truncated) cell: piped output is for reading, not a terminal
+        widths = [
+            max([len(n), *(len(row[i]) for row in cells)]) for i, n in enumerate(result.columns)
+        ]
+        target = (
+            console if sys.stdout.isatty() else Console(width=sum(widths) + 3 * len(widths) + 1)
+        )
+        target.print(table)
         err.print(f"{len(result.rows)} row(s)")
 
 

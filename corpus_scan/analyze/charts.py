@@ -171,7 +171,7 @@ def topic_map(points: list[tuple], labels: dict[int, str]) -> go.Figure:
         by_topic.setdefault(int(p[2]), []).append(p)
     for i, (topic, pts) in enumerate(sorted(by_topic.items())):
         fig.add_trace(
-            go.Scattergl(
+            go.Scatter(
                 x=[p[0] for p in pts],
                 y=[p[1] for p in pts],
                 mode="markers",

@@ -110,9 +110,15 @@ class CascadeScorer:
             ]
         )
         self.version = f"{self.head.version}-{hashlib.sha256(ident.encode()).hexdigest()[:12]}"
-        self.stats: dict[str, float] = {"docs": 0, "static_docs": 0, "static_passages": 0,
-                                         "minilm_docs": 0, "minilm_passages": 0,
-                                         "static_s": 0.0, "minilm_s": 0.0}
+        self.stats: dict[str, float] = {
+            "docs": 0,
+            "static_docs": 0,
+            "static_passages": 0,
+            "minilm_docs": 0,
+            "minilm_passages": 0,
+            "static_s": 0.0,
+            "minilm_s": 0.0,
+        }
         self._lexicon_checked = False
         self._feature_names = self.head.feature_names
         self._k_minilm = max(1, self.head.minilm_passages)
@@ -151,11 +157,20 @@ class CascadeScorer:
         for d in docs:
             n = len(passages[d])
             prob, cat, stance = th.document(x[i : i + n])
+            old = verdicts[d]
+            # Stored embeddings stay in one space per scorer (the first tier's), so topic
+            # modelling can use every passage; a later tier only replaces scores.
+            first_emb = {(p.start, p.end): p.embedding for p in old.passages} if old else {}
             ps = [
-                Passage(p.start, p.end, p.text, float(pp[i + k]), emb[i + k])
+                Passage(
+                    p.start,
+                    p.end,
+                    p.text,
+                    float(pp[i + k]),
+                    first_emb.get((p.start, p.end), emb[i + k]),
+                )
                 for k, p in enumerate(passages[d])
             ]
-            old = verdicts[d]
             if old is not None:  # keep the passages this tier did not re-score
                 seen = {(p.start, p.end) for p in ps}
                 ps += [p for p in old.passages if (p.start, p.end) not in seen]

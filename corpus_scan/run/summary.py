@@ -77,4 +77,9 @@ def print_summary(report: ScanReport, console: Console) -> None:
     if len(report.skipped) > 20:
         console.print(f"... and {len(report.skipped) - 20} more skipped (table skipped_inputs)")
     if (t.get("n_bad") or 0) > 0:
-        console.print('bad records by shard: corpus-scan sql "SELECT * FROM bad_records"')
+        console.print(
+            'bad records (first 1,000 per shard, with lines): corpus-scan sql "SELECT reason, '
+            'count(*) FROM bad_records GROUP BY 1"; records without a text field: pass '
+            "--text-field NAME (several, comma-separated; '*' = all string values of a record)",
+            soft_wrap=True,
+        )
