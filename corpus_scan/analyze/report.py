@@ -54,9 +54,10 @@ def _out_dir(out_dir: str | Path) -> Path:
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
-    if not out.parent.exists():
-        raise InputError(f"{out.parent}: no such folder")
-    out.mkdir(exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)  # `--out reports/my-corpus` on a fresh clone
+    except OSError as exc:
+        raise InputError(f"{out}: cannot create the report folder ({exc.strerror})") from None
     return out
 
 
@@ -95,7 +96,8 @@ def _header(data: ReportData, meta: dict[str, Any], precision, recall) -> list[s
     lines += [
         "- every table below gives the SQL that produced it; run it with "
         f'`corpus-scan sql --db {meta["db"]} "..."`',
-        "- views: `hits` (flagged candidates), `triaged_hits` (hits after topic triage), "
+        "- views: `hits` = `triaged_hits` (flagged candidates after topic triage; before "
+        "triage: `candidates WHERE flagged`), "
         "`doc_topics` (majority topic per document), `topic_decisions` (current triage marks)",
     ]
     return lines
