@@ -322,6 +322,28 @@ def eval_(
         f"{report.n_candidates} prefilter candidates"
     )
     print(report.table())
+    if _is_training_data(path, text_field, label_field):
+        err.print(
+            "[yellow]note:[/yellow] this file is the labeled set the shipped head was trained "
+            "on, so these figures are in-sample; cross-validated figures: "
+            "python benchmarks/detector_quality.py --cv",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _is_training_data(path: Path, text_field: str, label_field: str) -> bool:
+    """True when `path` holds exactly the dev examples recorded in the shipped head."""
+    import hashlib
+
+    from corpus_scan.detect.classify import load_head
+    from corpus_scan.training.evaluate import read_labeled
+
+    recorded = load_head().manifest.get("training_data_sha256", {}).get("dev")
+    digest = hashlib.sha256()
+    for e in sorted(read_labeled(path, text_field, label_field), key=lambda e: e.id):
+        digest.update(f"{e.id}\t{e.label}\t{e.text}\n".encode())
+    return recorded == digest.hexdigest()[:16]
 
 
 @app.command()
