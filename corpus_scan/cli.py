@@ -73,6 +73,10 @@ def scan(
     ] = False,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+    write_filtered: Annotated[
+        Path | None,
+        typer.Option(help="after the scan, write drop-mode Parquet shards here (see `filter`)"),
+    ] = None,
 ) -> None:
     """Scan a corpus into a DuckDB database (resumes an interrupted scan of the same inputs)."""
     from corpus_scan.detect.cascade import DetectorConfig
@@ -114,6 +118,8 @@ def scan(
         print_summary(report, console)
     if report.failed:
         raise typer.Exit(1)
+    if write_filtered is not None:
+        filter_(db=db, out=write_filtered)
 
 
 @app.command()

@@ -114,3 +114,31 @@ def test_sql_is_read_only_by_default(small_corpus: Path, tmp_path: Path) -> None
 def test_sql_on_missing_db_is_clear(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such database"):
         sql("SELECT 1", tmp_path / "none.duckdb")
+
+
+def test_cli_scan_write_filtered(small_corpus: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from corpus_scan.cli import app
+
+    out = tmp_path / "clean"
+    result = CliRunner().invoke(
+        app,
+        [
+            "scan",
+            str(small_corpus),
+            "--db",
+            str(tmp_path / "x.duckdb"),
+            "--detector",
+            "lexical",
+            "--no-progress",
+            "--write-filtered",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    import json
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["mode"] == "drop"
+    assert manifest["totals"]["input_docs"] == 94 and manifest["totals"]["dropped"] == 32
