@@ -26,6 +26,7 @@ import hyperscan
 import yaml
 
 import corpus_scan
+from corpus_scan.documents import InputError
 
 # The editable lists live at the repository root (`lexicons/`); the package carries a link to
 # them so that a wheel install ships the same files.
@@ -38,8 +39,9 @@ GAP = r"(?:[\s\-]{1,3})"  # what a literal space in a pattern stands for
 _ENTRY_KEYS = {"name", "kind", "patterns", "case", "weight", "exclude"}
 
 
-class LexiconError(ValueError):
-    """A one-line, user-facing problem with a lexicon file."""
+class LexiconError(InputError, ValueError):
+    """A one-line, user-facing problem with a lexicon file (an InputError: the CLI prints it
+    as one line instead of a traceback)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from corpus_scan import __version__
 from corpus_scan.detect.cascade import DetectorConfig, get_cascade
 from corpus_scan.documents import ReadOptions, Skipped, Source
@@ -23,7 +25,7 @@ from corpus_scan.run.executor import Job, run_local, run_processes
 from corpus_scan.run.progress import ScanProgress
 from corpus_scan.run.units import WorkUnit, merge_parts, plan_units
 from corpus_scan.sources import discover
-from corpus_scan.store.db import Store
+from corpus_scan.store.db import DatabaseError, Store
 from corpus_scan.store.parts import ShardResult
 
 
@@ -118,7 +120,11 @@ def scan(
                 failed = store.failed_shards(run_id)
                 status = "incomplete" if failed else "done"
             finally:
-                store.finish_run(run_id, status)
+                try:
+                    store.finish_run(run_id, status)
+                except duckdb.Error:
+                    if status != "interrupted":  # else an error is on its way: keep that one
+                        raise
         return ScanReport(
             str(db),
             run_id,
@@ -133,6 +139,12 @@ def scan(
             bar.bytes,
             bar.docs,
         )
+    except duckdb.Error as exc:  # the database cannot be written (disk full, I/O error)
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DatabaseError(
+            f"{db}: cannot write the database: {first}; the shards committed before are kept, "
+            "so re-run the same scan (after freeing space) to resume"
+        ) from None
     finally:
         store.close()
 

@@ -3,7 +3,8 @@
 A unit is (shard, part k of n). Splittable formats read only their part's batches (JSON lines:
 every n-th batch of lines, all lines still counted so row numbers stay exact; Parquet: every
 n-th row group). Parts of a shard are merged into one ShardResult before the shard is
-committed, so resume, counts and the database never see a half shard.
+committed, so resume, counts and the database never see a half shard (a shard with a part
+whose worker process died is committed failed, with nothing counted).
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ def merge_parts(parts: list[ShardResult]) -> ShardResult:
     if len(parts) == 1:
         return parts[0]
     first = parts[0]
+    if any(p.lost for p in parts):  # a part's counts are unknown: count none of the shard
+        lost = next(p for p in parts if p.lost)
+        lost.started_at = min(p.started_at for p in parts)
+        return lost
     merged = ShardResult(
         shard_id=first.shard_id,
         path=first.path,

@@ -103,32 +103,40 @@ def filter_shards(
     out = Path(out)
     _refuse_inputs_as_outputs(plan, out)
     job = _job(plan, flags, mode, threshold, fmt, upsample_accepting)
-    log = prepare_output(out, job, overwrite)
-    entries: list[dict[str, Any]] = []
-    reused = 0
-    for spec in plan.shards:
-        entry = log.done.get(spec.output)
-        if entry is not None:
-            reused += 1
-        else:
-            entry = filter_one(spec, plan, flags, out, mode, fmt, upsample_accepting)
-            log.append(entry)
-        entries.append(entry)
-        if progress is not None:
-            progress(entry)
-    eff_threshold = float(threshold) if threshold is not None else plan.run_threshold
-    seconds = time.perf_counter() - start
-    manifest = build_manifest(
-        job=job,
-        threshold=eff_threshold,
-        input_root=plan.input_root,
-        entries=entries,
-        created_at=now_iso(),
-        seconds=seconds,
-    )
-    fsync_dirs(out, [e["output"] for e in entries])  # every rename is durable before...
-    path = write_manifest(out, manifest)  # ...the manifest says the folder is complete
-    log.finish()
+    try:
+        log = prepare_output(out, job, overwrite)
+        entries: list[dict[str, Any]] = []
+        reused = 0
+        for spec in plan.shards:
+            entry = log.done.get(spec.output)
+            if entry is not None:
+                reused += 1
+            else:
+                entry = filter_one(spec, plan, flags, out, mode, fmt, upsample_accepting)
+                log.append(entry)
+            entries.append(entry)
+            if progress is not None:
+                progress(entry)
+        eff_threshold = float(threshold) if threshold is not None else plan.run_threshold
+        seconds = time.perf_counter() - start
+        manifest = build_manifest(
+            job=job,
+            threshold=eff_threshold,
+            input_root=plan.input_root,
+            entries=entries,
+            created_at=now_iso(),
+            seconds=seconds,
+        )
+        fsync_dirs(out, [e["output"] for e in entries])  # every rename is durable before...
+        path = write_manifest(out, manifest)  # ...the manifest says the folder is complete
+        log.finish()
+    except OSError as e:  # unwritable --out, disk full: one line; no final name is ever partial
+        why = e.strerror or (str(e).splitlines() or [type(e).__name__])[0]
+        where = f" ({e.filename})" if e.filename else ""
+        raise InputError(
+            f"{out}: cannot write the filter output: {why}{where}; nothing partial "
+            "is left under a final name, and re-running the same command resumes"
+        ) from None
     return FilterReport(
         str(out),
         str(path),

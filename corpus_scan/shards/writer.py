@@ -70,13 +70,17 @@ class AtomicFile:
     def commit(self, sync_dir: bool = False) -> tuple[int, str]:
         """fsync, hash, rename into place; returns (size, sha256) of the final file.
         The folder is fsynced too only when asked (see the module doc)."""
-        fd = os.open(self.tmp, os.O_RDONLY)
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        size, sha = file_sha256(self.tmp)
-        os.replace(self.tmp, self.final)
+            fd = os.open(self.tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            size, sha = file_sha256(self.tmp)
+            os.replace(self.tmp, self.final)
+        except BaseException:
+            self.abort()  # a failed commit (disk full, I/O error) leaves no temporary file
+            raise
         if sync_dir:
             fsync_dir(self.final.parent)
         return size, sha
@@ -115,14 +119,22 @@ class JsonlSink:
             self._gz.write(b"".join(lines))
 
     def close(self) -> tuple[int, str]:
-        self._gz.close()
-        self._fh.close()
+        try:
+            self._gz.close()
+            self._fh.close()
+        except BaseException:  # the last bytes could not be written (disk full)
+            self.abort()
+            raise
         return self.file.commit()
 
     def abort(self) -> None:
         try:
-            self._gz.close()
-            self._fh.close()
+            try:
+                self._gz.close()
+            finally:
+                self._fh.close()
+        except Exception:  # noqa: BLE001 - the file is thrown away: a failing flush is moot
+            pass
         finally:
             self.file.abort()
 
@@ -154,13 +166,19 @@ class ParquetSink:
         self._pending, self._rows, self._bytes = [], 0, 0
 
     def close(self) -> tuple[int, str]:
-        self._flush()
-        self._writer.close()
+        try:
+            self._flush()
+            self._writer.close()
+        except BaseException:  # the last row group or the footer could not be written
+            self.abort()
+            raise
         return self.file.commit()
 
     def abort(self) -> None:
         try:
             self._pending = []
             self._writer.close()
+        except Exception:  # noqa: BLE001 - the file is thrown away: a failing flush is moot
+            pass
         finally:
             self.file.abort()

@@ -200,7 +200,10 @@ class Store:
             )
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:  # a failed COMMIT (disk full) has already ended the transaction
+                pass
             raise
 
     def run_totals(self, run_id: int) -> dict[str, Any]:

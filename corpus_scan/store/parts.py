@@ -86,6 +86,7 @@ class ShardResult:
     error: str | None = None
     started_at: float = 0.0
     finished_at: float = 0.0
+    lost: bool = False  # its worker process died: nothing of the shard may be counted
     candidates: dict[str, list] = field(default_factory=lambda: _empty(CANDIDATE_SCHEMA))
     passages: dict[str, list] = field(default_factory=lambda: _empty(PASSAGE_SCHEMA))
     bad: dict[str, list] = field(default_factory=lambda: _empty(BAD_SCHEMA))
