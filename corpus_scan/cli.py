@@ -73,6 +73,10 @@ def scan(
     ] = False,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+    executor: Annotated[str, typer.Option(help="local | ray")] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (default: start Ray locally)")
+    ] = None,
     write_filtered: Annotated[
         Path | None,
         typer.Option(help="after the scan, write drop-mode Parquet shards here (see `filter`)"),
@@ -107,6 +111,8 @@ def scan(
             limit=limit,
             new_run=new_run,
             progress=progress and sys.stderr.isatty(),
+            executor=executor,
+            ray_address=ray_address,
         )
     except InputError as exc:
         _fail(str(exc))

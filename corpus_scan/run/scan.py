@@ -20,7 +20,7 @@ import duckdb
 
 from corpus_scan import __version__
 from corpus_scan.detect.cascade import DetectorConfig, get_cascade
-from corpus_scan.documents import ReadOptions, Skipped, Source
+from corpus_scan.documents import InputError, ReadOptions, Skipped, Source
 from corpus_scan.run.executor import Job, run_local, run_processes
 from corpus_scan.run.progress import ScanProgress
 from corpus_scan.run.units import WorkUnit, merge_parts, plan_units
@@ -59,8 +59,17 @@ def scan(
     limit: int | None = None,
     new_run: bool = False,
     progress: bool = False,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> ScanReport:
-    """Scan `inputs` (files, folders, globs, hf:// paths) into the DuckDB file `db`."""
+    """Scan `inputs` (files, folders, globs, hf:// paths) into the DuckDB file `db`.
+
+    `executor="local"` runs `workers` processes on this machine; `executor="ray"` runs the same
+    work units as Ray actors (local Ray, or the cluster at `ray_address`). Either way only this
+    process opens the database.
+    """
+    if executor not in ("local", "ray"):
+        raise InputError(f"unknown executor {executor!r} (local | ray)")
     read_options = read_options or ReadOptions()
     detector = detector or DetectorConfig()
     sources, skipped = discover(list(inputs))
@@ -108,9 +117,13 @@ def scan(
         status = "interrupted"
         with ScanProgress(len(todo), enabled=progress) as bar:
             try:
-                parallel = workers > 1 and limit is None
+                parallel = (workers > 1 or executor == "ray") and limit is None
                 units = plan_units(todo, workers if parallel else 1)
-                if parallel and len(units) > 1:
+                if executor == "ray":
+                    from corpus_scan.run.ray_executor import run_ray
+
+                    results = run_ray(units, job, bar.tick, workers, ray_address)
+                elif parallel and len(units) > 1:
                     results = run_processes(units, job, bar.tick, workers)
                 else:
                     results = run_local(units, job, bar.tick)

@@ -216,7 +216,10 @@ def _output_schema(spec: ShardSpec, opts: ReadOptions, fmt: str) -> tuple[Any, f
         return None, frozenset()
     fmt_in = spec.source.format
     if fmt_in == "parquet":
-        return pq.read_schema(spec.source.path), frozenset()
+        try:
+            return pq.read_schema(spec.source.path), frozenset()
+        except OSError as e:  # an input problem, not one of the output folder
+            raise InputError(f"{spec.source.path}: cannot read: {e}") from None
     infer = SchemaInference()
     if fmt_in in FIXED_FIELDS:
         infer.add([{"id": "", "text": "", "url": ""}])
