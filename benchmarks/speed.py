@@ -334,10 +334,11 @@ def build_rows(args, files: list[Path], parquet: list[Path], nbytes: int, docs: 
             )
     for det, name in (
         ("lexical", "lexicon stage (--detector lexical)"),
+        ("static", "static tier only (--detector static)"),
         ("cascade", "full cascade (default)"),
     ):
         for w in (1, 2):
-            extra = ["--detector", "lexical"] if det == "lexical" else []
+            extra = ["--detector", det] if det != "cascade" else []
             rows.append(
                 Row(
                     f"cs_{det}{w}",
@@ -492,7 +493,15 @@ def ratios(rows: list[Row]) -> str:
         "| ÷ datatrove+hyperscan |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for key in ("cs_lexical1", "cs_lexical2", "cs_cascade1", "cs_cascade2", "cs_cascade2_ray"):
+    for key in (
+        "cs_lexical1",
+        "cs_lexical2",
+        "cs_static1",
+        "cs_static2",
+        "cs_cascade1",
+        "cs_cascade2",
+        "cs_cascade2_ray",
+    ):
         r = by.get(key)
         if not r:
             continue
