@@ -13,7 +13,6 @@ import os
 import queue
 import signal
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from corpus_scan.detect.cascade import DetectorConfig, get_cascade
 from corpus_scan.documents import ReadOptions
 from corpus_scan.run.shard import process_shard
-from corpus_scan.run.units import WorkUnit
+from corpus_scan.run.units import WorkUnit, lost_result
 from corpus_scan.store.parts import ShardResult
 
 OnProgress = Callable[[int, int], None]
@@ -149,7 +148,7 @@ def run_processes(
                     key = (unit.shard_id, unit.part)
                     crashes[key] = crashes.get(key, 0) + 1
                     if len(lost) == 1 and crashes[key] >= 2:
-                        yield lost_result(unit, cause)
+                        yield _lost(unit, cause)
                     else:
                         suspects.append(unit)
             finished = True
@@ -170,24 +169,12 @@ def _submit(
     return True
 
 
-def lost_result(unit: WorkUnit, cause: str) -> ShardResult:
-    """The result of a unit whose worker process died twice while scanning it."""
-    src = unit.source
+def _lost(unit: WorkUnit, cause: str) -> ShardResult:
     part = f" (part {unit.part + 1} of {unit.n_parts})" if unit.n_parts > 1 else ""
-    now = time.time()
-    return ShardResult(
-        shard_id=unit.shard_id,
-        path=src.path,
-        format=src.format,
-        compression=src.compression,
-        size_bytes=src.size,
-        mtime=src.mtime,
-        status="failed",
-        error=f"{src.path}{part}: the worker process died ({cause}) while scanning this shard, "
-        "twice; nothing of it was counted (re-run the scan to retry it)",
-        started_at=now,
-        finished_at=now,
-        lost=True,
+    return lost_result(
+        unit,
+        f"{unit.source.path}{part}: the worker process died ({cause}) while scanning this "
+        "shard, twice; nothing of it was counted (re-run the scan to retry it)",
     )
 
 

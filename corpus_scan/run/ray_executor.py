@@ -31,7 +31,7 @@ from typing import Any
 
 from corpus_scan.documents import InputError, Source
 from corpus_scan.run.executor import Job, OnProgress
-from corpus_scan.run.units import WorkUnit
+from corpus_scan.run.units import WorkUnit, lost_result
 from corpus_scan.store.parts import ShardResult
 
 POLL_SECONDS = 0.5  # how often busy actors are asked for their per-batch progress
@@ -84,22 +84,11 @@ class _ShardWorker:
 
 
 def _crashed(unit: WorkUnit, exc: BaseException) -> ShardResult:
-    """A unit whose actor died (killed, out of memory, segfault): failed, not fatal."""
-    now = time.time()
-    source = unit.source
+    """A unit whose actor died (killed, out of memory, segfault): failed, not fatal, and
+    nothing of its shard is counted."""
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return ShardResult(
-        shard_id=unit.shard_id,
-        path=source.path,
-        format=source.format,
-        compression=source.compression,
-        size_bytes=source.size,
-        mtime=source.mtime,
-        status="failed",
-        error=f"{source.path}: Ray worker died: {type(exc).__name__}: {message}"[:2000],
-        started_at=now,
-        finished_at=now,
-    )
+    error = f"{unit.source.path}: Ray worker died: {type(exc).__name__}: {message}"
+    return lost_result(unit, error[:2000])
 
 
 def _as_units(items: Sequence[WorkUnit | tuple[int, Source]]) -> list[WorkUnit]:

@@ -9,6 +9,7 @@ whose worker process died is committed failed, with nothing counted).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from corpus_scan.documents import Source
@@ -38,6 +39,26 @@ def plan_units(
             n = max(1, min(workers, by_size))
         units.extend(WorkUnit(shard_id, source, k, n) for k in range(n))
     return units
+
+
+def lost_result(unit: WorkUnit, error: str) -> ShardResult:
+    """The result of a unit whose worker died: failed, and (via `lost`) nothing of its shard
+    is counted, even when other parts of a split shard finished."""
+    src = unit.source
+    now = time.time()
+    return ShardResult(
+        shard_id=unit.shard_id,
+        path=src.path,
+        format=src.format,
+        compression=src.compression,
+        size_bytes=src.size,
+        mtime=src.mtime,
+        status="failed",
+        error=error,
+        started_at=now,
+        finished_at=now,
+        lost=True,
+    )
 
 
 def merge_parts(parts: list[ShardResult]) -> ShardResult:
