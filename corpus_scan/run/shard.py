@@ -28,15 +28,7 @@ def process_shard(
 ) -> ShardResult:
     """Read and score one shard. Unexpected errors mark the shard failed instead of the run."""
     cascade = get_cascade(detector)
-    result = ShardResult(
-        shard_id=shard_id,
-        path=source.path,
-        format=source.format,
-        compression=source.compression,
-        size_bytes=source.size,
-        mtime=source.mtime,
-        started_at=time.time(),
-    )
+    result = ShardResult.for_source(shard_id, source, started_at=time.time())
     try:
         batches = (
             read_source(source, read_options, part=part)

@@ -44,15 +44,10 @@ def plan_units(
 def lost_result(unit: WorkUnit, error: str) -> ShardResult:
     """The result of a unit whose worker died: failed, and (via `lost`) nothing of its shard
     is counted, even when other parts of a split shard finished."""
-    src = unit.source
     now = time.time()
-    return ShardResult(
-        shard_id=unit.shard_id,
-        path=src.path,
-        format=src.format,
-        compression=src.compression,
-        size_bytes=src.size,
-        mtime=src.mtime,
+    return ShardResult.for_source(
+        unit.shard_id,
+        unit.source,
         status="failed",
         error=error,
         started_at=now,

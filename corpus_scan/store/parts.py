@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from corpus_scan.documents import Source
+
 SPAN_TYPE = pa.struct(
     [("kind", pa.string()), ("term", pa.string()), ("start", pa.int32()), ("end", pa.int32())]
 )
@@ -90,6 +92,19 @@ class ShardResult:
     candidates: dict[str, list] = field(default_factory=lambda: _empty(CANDIDATE_SCHEMA))
     passages: dict[str, list] = field(default_factory=lambda: _empty(PASSAGE_SCHEMA))
     bad: dict[str, list] = field(default_factory=lambda: _empty(BAD_SCHEMA))
+
+    @classmethod
+    def for_source(cls, shard_id: int, source: Source, **fields: object) -> ShardResult:
+        """An empty result for `source`, carrying its identity (path, format, size, mtime)."""
+        return cls(
+            shard_id=shard_id,
+            path=source.path,
+            format=source.format,
+            compression=source.compression,
+            size_bytes=source.size,
+            mtime=source.mtime,
+            **fields,  # type: ignore[arg-type]
+        )
 
     def tables(self, run_id: int) -> tuple[pa.Table, pa.Table, pa.Table]:
         return (
