@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pickle
+import platform
 import re
 import re._constants as sre_c
 import re._parser as sre_parse
@@ -224,10 +227,21 @@ class Lexicon:
             raise LexiconError(f"{path}: lexicon directory or file not found")
         if not files:
             raise LexiconError(f"{path}: no *.yaml lexicon files")
+        texts = [(f.name, f.read_text(encoding="utf-8")) for f in files]
+        cache = _parsed_cache_path(texts)
+        try:
+            with open(cache, "rb") as fh:
+                cached = pickle.load(fh)
+            if isinstance(cached, cls):
+                return cached
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            pass
         entries: list[Entry] = []
-        for f in files:
-            entries += parse_lexicon_text(f.read_text(encoding="utf-8"), source=f.name)
-        return cls(entries)
+        for name, text in texts:
+            entries += parse_lexicon_text(text, source=name)
+        lexicon = cls(entries)
+        _write_atomic(cache, pickle.dumps(lexicon, protocol=pickle.HIGHEST_PROTOCOL))
+        return lexicon
 
     @classmethod
     def from_yaml(cls, text: str, source: str = "<string>") -> Lexicon:
@@ -242,25 +256,48 @@ class Lexicon:
         blob = json.dumps([FORMAT_VERSION, GAP, norm], ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
-    def compile(self, som: bool = True) -> hyperscan.Database:
-        """One block-mode database over all patterns; `som` adds start-of-match offsets."""
-        exprs = [x.encode("utf-8") for x in self._exprs]
+    def compile(self, som: bool = True, kinds: tuple[str, ...] | None = None) -> hyperscan.Database:
+        """One block-mode database over all patterns; `som` adds start-of-match offsets.
+
+        `kinds` keeps only the patterns of entries of those kinds, without their `exclude`
+        patterns (a necessary-condition gate needs no vetoes); ids stay the full lexicon's.
+        Compiling takes ~0.4 s per database, paid by every worker process; the serialized
+        database is cached (see `_DbCache`) so later processes load it in under a millisecond.
+        """
+        ids = [
+            pid
+            for pid, (i, veto) in enumerate(
+                zip(self.pattern_entry, self.pattern_is_exclude, strict=True)
+            )
+            if kinds is None or (not veto and self.entries[i].kind in kinds)
+        ]
+        if not ids:
+            raise LexiconError(f"lexicon has no {' or '.join(kinds or ())} entries")
+        exprs = [self._exprs[pid].encode("utf-8") for pid in ids]
         flags = []
-        for i in self.pattern_entry:
+        for pid in ids:
             f = hyperscan.HS_FLAG_UTF8 | (hyperscan.HS_FLAG_SOM_LEFTMOST if som else 0)
-            flags.append(f if self.entries[i].case_sensitive else f | hyperscan.HS_FLAG_CASELESS)
+            case_sensitive = self.entries[self.pattern_entry[pid]].case_sensitive
+            flags.append(f if case_sensitive else f | hyperscan.HS_FLAG_CASELESS)
+        cached = _DbCache(exprs, flags, ids)
+        db = cached.load()
+        if db is not None:
+            return db
         db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         try:
-            db.compile(expressions=exprs, ids=list(range(len(exprs))), flags=flags)
+            db.compile(expressions=exprs, ids=ids, flags=flags)
         except hyperscan.error as exc:
-            raise self._locate_compile_error(exprs, flags) or LexiconError(
+            raise self._locate_compile_error(exprs, flags, ids) or LexiconError(
                 f"hyperscan could not compile the lexicon: {exc}"
             ) from None
+        cached.store(db)
         return db
 
-    def _locate_compile_error(self, exprs: list[bytes], flags: list[int]) -> LexiconError | None:
+    def _locate_compile_error(
+        self, exprs: list[bytes], flags: list[int], ids: list[int]
+    ) -> LexiconError | None:
         """Compile patterns one by one to name the entry hyperscan rejects."""
-        for pid, (x, f) in enumerate(zip(exprs, flags, strict=True)):
+        for pid, x, f in zip(ids, exprs, flags, strict=True):
             try:
                 hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(
                     expressions=[x], ids=[0], flags=[f]
@@ -276,6 +313,65 @@ class Lexicon:
             "exclude" if veto else self.entries[i].kind
             for i, veto in zip(self.pattern_entry, self.pattern_is_exclude, strict=True)
         ]
+
+
+class _DbCache:
+    """A compiled database on disk, keyed by everything that shapes it (patterns, flags,
+    hyperscan version, CPU). Any failure to read or write the cache only means compiling."""
+
+    def __init__(self, exprs: list[bytes], flags: list[int], ids: list[int]) -> None:
+        key = hashlib.sha256()
+        for x, f, pid in zip(exprs, flags, ids, strict=True):
+            key.update(x + b"\0" + f"{f}:{pid}".encode() + b"\n")
+        key.update(f"{getattr(hyperscan, '__version__', '?')}|{_cpu_signature()}".encode())
+        from corpus_scan.detect.embed import cache_dir
+
+        self.path = cache_dir() / "hyperscan" / f"{key.hexdigest()[:32]}.hsdb"
+
+    def load(self) -> hyperscan.Database | None:
+        try:
+            return hyperscan.loadb(self.path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+        except (OSError, hyperscan.error):
+            return None
+
+    def store(self, db: hyperscan.Database) -> None:
+        _write_atomic(self.path, hyperscan.dumpb(db))
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Best effort (a cache): concurrent workers never read half a file; errors are ignored."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def _parsed_cache_path(texts: list[tuple[str, str]]) -> Path:
+    """Where a parsed lexicon is cached (parsing and validating the YAML takes ~60 ms, on
+    every process start): keyed by the files and by this module's own source."""
+    from corpus_scan.detect.embed import cache_dir
+
+    key = hashlib.sha256(Path(__file__).read_bytes())
+    for name, text in texts:
+        key.update(f"\0{name}\0{text}".encode())
+    return cache_dir() / "lexicons" / f"{key.hexdigest()[:32]}.pickle"
+
+
+def _cpu_signature() -> str:
+    """Serialized databases are built for the compiling CPU's instruction set."""
+    flags = ""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = line
+                    break
+    except OSError:
+        pass
+    return platform.machine() + hashlib.sha256(flags.encode()).hexdigest()[:16]
 
 
 def load_lexicon(path: str | Path | None = None) -> Lexicon:

@@ -12,12 +12,13 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from corpus_scan.detect.cascade import DetectorConfig, get_cascade
 from corpus_scan.documents import ReadOptions
@@ -91,10 +92,68 @@ def _work(args: tuple[WorkUnit, Job]) -> ShardResult:
     )
 
 
+def start_method() -> str:
+    """How worker processes start: `fork` on Linux while torch is not loaded, else `spawn`.
+
+    A forked worker inherits the imported modules and the compiled cascade, so it starts in
+    milliseconds; a spawned one re-imports everything and rebuilds the cascade (~0.5 s each,
+    seconds once torch is in). torch's OpenMP pool does not survive a fork, hence the check.
+    `$CORPUS_SCAN_START_METHOD` (fork | spawn | forkserver) overrides.
+    """
+    env = os.environ.get("CORPUS_SCAN_START_METHOD")
+    if env:
+        return env
+    if sys.platform != "linux" or "torch" in sys.modules:
+        return "spawn"
+    return "fork"
+
+
+@dataclass
+class WorkerPool:
+    """A started pool, the queue its workers send progress ticks on, and the units it was
+    given a head start on (see `start_pool`)."""
+
+    executor: ProcessPoolExecutor
+    ticks: mp.Queue
+    pending: dict[Future, WorkUnit] = field(default_factory=dict)
+
+    def close(self, *, kill: bool = False) -> None:
+        _close_pool(self.executor, self.ticks, kill=kill)
+
+
+def start_pool(
+    job: Job, workers: int, method: str | None = None, head_start: Sequence[WorkUnit] = ()
+) -> WorkerPool:
+    """Start `workers` processes now (so they get ready while the caller does other work),
+    already running the first units of `head_start`.
+
+    `scan` starts its first pool before it opens the database and the progress display: a
+    forked child then never inherits a DuckDB connection or their threads. When the scan
+    cannot be a resume (a new database file, or `new_run`), it passes its units as
+    `head_start`, so the workers scan while the database is being opened.
+    """
+    ctx = mp.get_context(method or start_method())
+    ticks = ctx.Queue()
+    pool = ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_init_worker, initargs=(job.detector, ticks)
+    )
+    pending = {pool.submit(_work, (unit, job)): unit for unit in head_start[:workers]}
+    for _ in range(workers - len(pending)):  # fork: the 1st submit starts all; spawn: 1 each
+        pool.submit(int)
+    return WorkerPool(pool, ticks, pending)
+
+
 def run_processes(
-    units: list[WorkUnit], job: Job, on_progress: OnProgress, workers: int
+    units: list[WorkUnit],
+    job: Job,
+    on_progress: OnProgress,
+    workers: int,
+    pool: WorkerPool | None = None,
 ) -> Iterator[ShardResult]:
     """A pool of worker processes; results come back in completion order.
+
+    `pool` (from `start_pool`) is used first, else one is started here. Pools started after a
+    worker died are spawned: by then this process holds the open database.
 
     A worker that dies mid-unit (killed, out of memory, a crash in native code) breaks the pool
     (`BrokenProcessPool`; a `multiprocessing.Pool` would wait for that result forever). The
@@ -103,57 +162,93 @@ def run_processes(
     failed, nothing counted, see `merge_parts`). Its neighbours, and a unit whose worker died
     only once, are retried and counted normally.
     """
-    ctx = mp.get_context("spawn")  # fork after torch/duckdb threads start is unsafe
-    todo: deque[WorkUnit] = deque(units)
-    suspects: deque[WorkUnit] = deque()  # in flight when a worker died: re-run alone
-    crashes: dict[tuple[int, int], int] = {}
-    idle_breaks = 0  # pools that broke with nothing in flight (a worker dying at start-up)
-    while todo or suspects:
-        ticks = ctx.Queue()
-        pool = ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=_init_worker, initargs=(job.detector, ticks)
-        )
-        running: dict[Future, WorkUnit] = {}
-        finished = False
-        try:
-            broken = False
-            lost: list[WorkUnit] = []
-            while (todo or suspects or running) and not broken:
-                if suspects:  # alone, so a second death names its unit
-                    if not running:
-                        broken = not _submit(pool, running, suspects, job)
+    state = _Retry(deque(units))
+    try:
+        while state.todo or state.suspects:
+            started, pool = pool or start_pool(job, workers, "spawn"), None
+            yield from _run_pool(started, state, job, on_progress, workers)
+    finally:
+        if pool is not None:  # never used (nothing to do, or the caller stopped early)
+            pool.close(kill=True)
+
+
+@dataclass
+class _Retry:
+    todo: deque[WorkUnit]
+    suspects: deque[WorkUnit] = field(default_factory=deque)  # in flight at a death: run alone
+    crashes: dict[tuple[int, int], int] = field(default_factory=dict)
+    idle_breaks: int = 0  # pools that broke with nothing in flight (a worker dying at start-up)
+
+
+def _run_pool(
+    started: WorkerPool, state: _Retry, job: Job, on_progress: OnProgress, workers: int
+) -> Iterator[ShardResult]:
+    """Run units on one pool until they are done or the pool breaks (a worker died)."""
+    pool, ticks = started.executor, started.ticks
+    todo, suspects, crashes = state.todo, state.suspects, state.crashes
+    running: dict[Future, WorkUnit] = {}
+    for fut, unit in started.pending.items():  # head-start units still wanted are adopted
+        if unit in todo and not suspects:
+            todo.remove(unit)
+            running[fut] = unit
+        else:
+            fut.cancel()  # not wanted (a finished shard): its result, if any, is ignored
+    started.pending.clear()
+    finished = False
+    try:
+        broken = False
+        lost: list[WorkUnit] = []
+        while (todo or suspects or running) and not broken:
+            broken = not _refill(pool, running, state, job, workers)
+            done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+            _drain(ticks, on_progress)
+            if broken or any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+                broken = True
+                done, _ = wait(running)  # a broken pool fails every pending future
+            results = []
+            for fut in done:
+                unit = running.pop(fut)
+                if isinstance(fut.exception(), BrokenProcessPool):
+                    lost.append(unit)
                 else:
-                    while todo and len(running) < workers and not broken:
-                        broken = not _submit(pool, running, todo, job)
-                done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
-                _drain(ticks, on_progress)
-                if broken or any(isinstance(f.exception(), BrokenProcessPool) for f in done):
-                    broken = True
-                    done, _ = wait(running)  # a broken pool fails every pending future
-                for fut in done:
-                    unit = running.pop(fut)
-                    if isinstance(fut.exception(), BrokenProcessPool):
-                        lost.append(unit)
-                    else:
-                        yield fut.result()
-            if broken and not lost:
-                idle_breaks += 1
-                if idle_breaks >= 3:
-                    raise RuntimeError(
-                        f"worker processes keep dying before taking work ({_death_cause(pool)})"
-                    )
-            if lost:
-                cause = _death_cause(pool)
-                for unit in lost:
-                    key = (unit.shard_id, unit.part)
-                    crashes[key] = crashes.get(key, 0) + 1
-                    if len(lost) == 1 and crashes[key] >= 2:
-                        yield _lost(unit, cause)
-                    else:
-                        suspects.append(unit)
-            finished = True
-        finally:
-            _close_pool(pool, ticks, kill=not finished)
+                    results.append(fut.result())
+            if not broken:  # before yielding: workers keep scanning while the caller commits
+                broken = not _refill(pool, running, state, job, workers)
+            yield from results
+        if broken and not lost:
+            state.idle_breaks += 1
+            if state.idle_breaks >= 3:
+                raise RuntimeError(
+                    f"worker processes keep dying before taking work ({_death_cause(pool)})"
+                )
+        if lost:
+            cause = _death_cause(pool)
+            for unit in lost:
+                key = (unit.shard_id, unit.part)
+                crashes[key] = crashes.get(key, 0) + 1
+                if len(lost) == 1 and crashes[key] >= 2:
+                    yield _lost(unit, cause)
+                else:
+                    suspects.append(unit)
+        finished = True
+    finally:
+        started.close(kill=not finished)
+
+
+def _refill(
+    pool: ProcessPoolExecutor,
+    running: dict[Future, WorkUnit],
+    state: _Retry,
+    job: Job,
+    workers: int,
+) -> bool:
+    """Give every idle worker a unit; False when the pool turned out to be broken."""
+    if state.suspects:  # alone, so a second death names its unit
+        return bool(running) or _submit(pool, running, state.suspects, job)
+    while state.todo and len(running) < workers:
+        if not _submit(pool, running, state.todo, job):
+            return False
+    return True
 
 
 def _submit(

@@ -14,6 +14,7 @@ single record.
 
 from __future__ import annotations
 
+import importlib
 import tarfile
 from collections.abc import Callable, Iterator
 
@@ -23,26 +24,37 @@ from isal import isal_zlib
 
 from corpus_scan.documents import DocBatch, InputError, ReadOptions, ShardReadError, Source
 from corpus_scan.sources.discover import detect_format, discover
-from corpus_scan.sources.hub import read_hf
 from corpus_scan.sources.jsonl import read_json, read_jsonl
-from corpus_scan.sources.plaintext import read_tar, read_txt
 from corpus_scan.sources.streams import StreamError
-from corpus_scan.sources.tabular import read_csv, read_parquet
-from corpus_scan.sources.warc import read_warc
 
 Reader = Callable[[Source, ReadOptions], Iterator[DocBatch]]
+
+
+class _Lazy:
+    """A reader imported on first use: a worker reading JSON lines never pays for the
+    Parquet, WARC (warcio, fsspec) or hub (datasets) imports."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+        self._fn: Reader | None = None
+
+    def __call__(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN204 - a reader's signature
+        if self._fn is None:
+            self._fn = getattr(importlib.import_module(self.module), self.name)
+        return self._fn(*args, **kwargs)
+
 
 # format name (Source.format) -> reader
 FORMATS: dict[str, Reader] = {
     "jsonl": read_jsonl,
     "json": read_json,
-    "parquet": read_parquet,
-    "csv": read_csv,
-    "txt": read_txt,
-    "tar": read_tar,
-    "warc": read_warc,
-    "wet": read_warc,
-    "hf": read_hf,
+    "parquet": _Lazy("corpus_scan.sources.tabular", "read_parquet"),
+    "csv": _Lazy("corpus_scan.sources.tabular", "read_csv"),
+    "txt": _Lazy("corpus_scan.sources.plaintext", "read_txt"),
+    "tar": _Lazy("corpus_scan.sources.plaintext", "read_tar"),
+    "warc": _Lazy("corpus_scan.sources.warc", "read_warc"),
+    "wet": _Lazy("corpus_scan.sources.warc", "read_warc"),
+    "hf": _Lazy("corpus_scan.sources.hub", "read_hf"),
 }
 
 # Library errors that mean "this shard is unreadable", as opposed to bugs in our code.

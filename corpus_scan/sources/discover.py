@@ -23,7 +23,6 @@ import stat
 from pathlib import Path
 
 from corpus_scan.documents import InputError, ReadOptions, Skipped, Source
-from corpus_scan.sources.hub import resolve_hf
 
 # (suffix, format, compression), longest suffix first wins; matched on the lower-cased name.
 _SUFFIXES: tuple[tuple[str, str, str | None], ...] = tuple(
@@ -182,6 +181,8 @@ def discover(inputs: list[str]) -> tuple[list[Source], list[Skipped]]:
     hub_seen: set[str] = set()
     for raw in inputs:
         if raw.startswith("hf:"):
+            from corpus_scan.sources.hub import resolve_hf
+
             resolve_hf(raw, ReadOptions())  # InputError now for a malformed hub path
             if raw not in hub_seen:
                 hub_seen.add(raw)

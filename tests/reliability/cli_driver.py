@@ -22,6 +22,7 @@ import time
 
 import corpus_scan.run.scan as scan_module
 import corpus_scan.sources as sources
+import corpus_scan.store.db as db_module
 from corpus_scan.run.units import plan_units
 
 _MARKER = os.environ.get("CS_CRASH_MARKER")
@@ -74,6 +75,6 @@ if __name__ == "__main__":
     from corpus_scan.cli import main
 
     if _PAUSE:
-        scan_module.Store.commit_shard = _pausing(scan_module.Store.commit_shard)
+        db_module.Store.commit_shard = _pausing(db_module.Store.commit_shard)
 
     main()

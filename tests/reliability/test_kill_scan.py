@@ -16,8 +16,8 @@ from corpus_fixtures import tables
 from reliability_helpers import ENV, TINY, corpus, driver, run, scan_args, session_pids
 
 from corpus_scan.documents import ReadOptions
-from corpus_scan.run import scan as scan_module
 from corpus_scan.run.scan import scan
+from corpus_scan.store import db as db_module
 from corpus_scan.store.query import sql
 
 OPTS = ReadOptions(batch_size=500)
@@ -83,7 +83,7 @@ def test_error_in_the_scanning_process_stops_the_pool(
     scan([str(root)], whole, detector=TINY)
 
     cut = tmp_path / "cut.duckdb"
-    real_commit = scan_module.Store.commit_shard
+    real_commit = db_module.Store.commit_shard
     calls = {"n": 0}
 
     def dying_commit(self, run_id, result):
@@ -92,7 +92,7 @@ def test_error_in_the_scanning_process_stops_the_pool(
             raise KeyboardInterrupt  # Ctrl-C while the second shard is being committed
         real_commit(self, run_id, result)
 
-    monkeypatch.setattr(scan_module.Store, "commit_shard", dying_commit)
+    monkeypatch.setattr(db_module.Store, "commit_shard", dying_commit)
     t0 = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         scan([str(root)], cut, detector=TINY, workers=2)
@@ -102,7 +102,7 @@ def test_error_in_the_scanning_process_stops_the_pool(
         time.sleep(0.05)
     assert mp.active_children() == []  # workers were stopped, not left running
     assert sql("SELECT status FROM runs", cut).rows == [("interrupted",)]
-    monkeypatch.setattr(scan_module.Store, "commit_shard", real_commit)
+    monkeypatch.setattr(db_module.Store, "commit_shard", real_commit)
     resumed = scan([str(root)], cut, detector=TINY, workers=2)
     assert resumed.resumed and resumed.status == "done"
     assert tables(cut) == tables(whole)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,7 +20,6 @@ from corpus_fixtures import (  # noqa: E402
 
 from corpus_scan.detect.cascade import DetectorConfig  # noqa: E402
 from corpus_scan.documents import ReadOptions  # noqa: E402
-from corpus_scan.run import scan as scan_module  # noqa: E402
 from corpus_scan.run.executor import Job  # noqa: E402
 from corpus_scan.run.ray_executor import run_ray  # noqa: E402
 from corpus_scan.run.scan import scan  # noqa: E402
@@ -83,13 +81,9 @@ def test_ray_scan_equals_local_scan(
 ) -> None:
     corpus = _corpus(tmp_path / "corpus")
     local = scan([str(corpus)], tmp_path / "local.duckdb", detector=LEXICAL, workers=1)
-    if "executor" in inspect.signature(scan).parameters:
-        report = scan(
-            [str(corpus)], tmp_path / "ray.duckdb", detector=LEXICAL, workers=2, executor="ray"
-        )
-    else:  # until scan() takes executor=: route its worker pool through run_ray
-        monkeypatch.setattr(scan_module, "run_processes", run_ray)
-        report = scan([str(corpus)], tmp_path / "ray.duckdb", detector=LEXICAL, workers=2)
+    report = scan(
+        [str(corpus)], tmp_path / "ray.duckdb", detector=LEXICAL, workers=2, executor="ray"
+    )
     assert report.status == "done" and report.shards_run == 6
     assert report.totals["n_docs"] == 2400 and report.totals["n_bad"] == 1
     assert report.docs_read == local.docs_read == 2400  # progress ticks add up exactly

@@ -10,8 +10,8 @@ from corpus_fixtures import tables
 
 from corpus_scan.detect.cascade import DetectorConfig
 from corpus_scan.documents import InputError
-from corpus_scan.run import scan as scan_module
 from corpus_scan.run.scan import scan
+from corpus_scan.store import db as db_module
 from corpus_scan.store.query import sql
 
 LEXICAL = DetectorConfig(scorer="lexical")
@@ -52,7 +52,7 @@ def test_interrupted_scan_resumes_to_identical_tables(
     scan([str(small_corpus)], whole, detector=LEXICAL)
 
     cut = tmp_path / "cut.duckdb"
-    real_commit = scan_module.Store.commit_shard
+    real_commit = db_module.Store.commit_shard
     calls = {"n": 0}
 
     def dying_commit(self, run_id, result):
@@ -61,10 +61,10 @@ def test_interrupted_scan_resumes_to_identical_tables(
             raise KeyboardInterrupt  # as if killed while the third shard was being committed
         real_commit(self, run_id, result)
 
-    monkeypatch.setattr(scan_module.Store, "commit_shard", dying_commit)
+    monkeypatch.setattr(db_module.Store, "commit_shard", dying_commit)
     with pytest.raises(KeyboardInterrupt):
         scan([str(small_corpus)], cut, detector=LEXICAL)
-    monkeypatch.setattr(scan_module.Store, "commit_shard", real_commit)
+    monkeypatch.setattr(db_module.Store, "commit_shard", real_commit)
     assert sql("SELECT count(*) FROM shards", cut).rows[0][0] == 2
     resumed = scan([str(small_corpus)], cut, detector=LEXICAL)
     assert resumed.resumed and resumed.shards_run == 3
