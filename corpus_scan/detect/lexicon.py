@@ -330,9 +330,11 @@ class _DbCache:
 
     def load(self) -> hyperscan.Database | None:
         try:
-            return hyperscan.loadb(self.path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+            db = hyperscan.loadb(self.path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+            db.scratch = hyperscan.Scratch(db)  # as after compile(): scan() works without one
         except (OSError, hyperscan.error):
             return None
+        return db
 
     def store(self, db: hyperscan.Database) -> None:
         _write_atomic(self.path, hyperscan.dumpb(db))

@@ -106,6 +106,7 @@ class CascadeScorer:
             [
                 self.head.version,
                 str(self.head.manifest.get("npz_sha256", "")),
+                f"band={self.head.band}",
                 *[f"{k}={v}" for k, v in sorted(self.head.manifest.get("embedders", {}).items())],
             ]
         )

@@ -29,7 +29,7 @@ C_AUX = 0.5
 # (`features.FEATURE_NAMES[16:]`) did not help grouped CV on dev, so head-3 keeps head-1's 16.
 HEAD_FEATURES = list(FEATURE_NAMES_V1)
 MINILM_PASSAGES = 2  # passages per document MiniLM re-scores (best static first)
-MINILM_BUDGET = 0.10  # optional cap for `choose_band(p_budget=...)`; head-3 does not use it
+MINILM_BUDGET = 0.20  # share of hard web negatives the band may send to MiniLM
 SOURCE_WEIGHT = {"dev": 1.0, "own": 1.0, "palisade": 0.5, "agentic": 0.7, "posts": 1.0,
                  "web": 2.0}
 
@@ -259,9 +259,15 @@ def train_head(examples: Sequence[Example], device: str = "auto",
     band = (0.5, 0.5)
     if "static" in oofs and "minilm" in oofs:
         thresholds["cascade"] = thresholds["minilm"]
-        # smallest band around the static threshold holding 90% of the OOF static mistakes;
-        # a web-budgeted band (p_budget) or a reject-only band [lo, 1] scored worse in CV
-        band = choose_band(oofs["static"][curated], thresholds["static"], y[curated])
+        # the band holding the most OOF static mistakes while at most MINILM_BUDGET of the
+        # hard web negatives (prefilter candidates of real web text: the natural-balance
+        # workload) fall inside: MiniLM costs ~100x the static tier per passage
+        web = np.asarray([e.subtype == "web_hard" for e in examples])
+        band = choose_band(
+            oofs["static"][curated], thresholds["static"], y[curated],
+            p_budget=oofs["static"][web] if web.any() else None,
+            thr_cascade=thresholds["cascade"],
+        )
         band = (min(band[0], thresholds["cascade"]), max(band[1], thresholds["cascade"]))
     manifest = {
         "version": HEAD_VERSION,

@@ -151,3 +151,45 @@ def test_spaces_widen_outside_classes_only() -> None:
     assert not re.fullmatch(widen_spaces("shut down"), "shutdown")
     assert re.fullmatch(widen_spaces("HAL[- ]?9000"), "HAL 9000")
     assert widen_spaces(r"a\ b") == r"a\ b"
+
+
+def test_compiled_databases_and_parsed_lexicons_are_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers load the compiled hyperscan database and the parsed lexicon from the cache;
+    a corrupt cache file only means compiling again, and an edit gets a new cache entry."""
+    import hyperscan
+
+    monkeypatch.setenv("CORPUS_SCAN_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "lex"
+    folder.mkdir()
+    (folder / "terms.yaml").write_text(
+        "entries:\n  - {name: AI, kind: ai, patterns: ['AI']}\n"
+        "  - {name: shut down, kind: resist, patterns: ['shut down']}\n",
+        encoding="utf-8",
+    )
+    first = load_lexicon(folder)
+    first.compile(som=True)
+    dbs = sorted((tmp_path / "cache" / "hyperscan").glob("*.hsdb"))
+    pickles = sorted((tmp_path / "cache" / "lexicons").glob("*.pickle"))
+    assert len(dbs) == 1 and len(pickles) == 1
+    again = load_lexicon(folder)
+    assert again.lexicon_hash == first.lexicon_hash and again.entries == first.entries
+    hits: list[int] = []
+    db = again.compile(som=True)
+    db.scan(b"the AI will shut  down", match_event_handler=lambda i, *a: hits.append(i))
+    assert sorted(hits) == [0, 1]
+    dbs[0].write_bytes(b"not a database")  # corrupt: compiled again, and replaced
+    pickles[0].write_bytes(b"not a pickle")
+    assert load_lexicon(folder).lexicon_hash == first.lexicon_hash
+    assert isinstance(again.compile(som=True), hyperscan.Database)
+    assert dbs[0].read_bytes() != b"not a database"
+    (folder / "terms.yaml").write_text(
+        "entries:\n  - {name: AI, kind: ai, patterns: ['AI']}\n"
+        "  - {name: shut down, kind: resist, patterns: ['shut ?down']}\n",
+        encoding="utf-8",
+    )
+    edited = load_lexicon(folder)
+    assert edited.lexicon_hash != first.lexicon_hash
+    edited.compile(som=True)
+    assert len(list((tmp_path / "cache" / "hyperscan").glob("*.hsdb"))) == 2
