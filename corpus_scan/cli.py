@@ -399,7 +399,30 @@ def _cell(value: object, width: int) -> str:
 
 
 def main() -> None:
-    app()
+    """The `corpus-scan` entry point: the typer app, then a fast exit.
+
+    Tearing down the interpreter (finalising pyarrow, DuckDB, numpy and pandas modules) takes
+    ~0.15 s, 6% of a 400 MB lexicon scan; every command has closed its database and files by
+    then, so the process ends with os._exit after flushing. Not when Ray is loaded: its atexit
+    hook stops the local cluster it may have started.
+    """
+    code: int = 0
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    if "ray" in sys.modules:
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):  # `| head` closed the pipe: nothing left to say
+        pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

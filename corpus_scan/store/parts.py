@@ -1,7 +1,8 @@
-"""What a worker hands back for one shard: counts plus Arrow parts, ready for one transaction.
+"""What a worker hands back for one shard: counts plus column lists, ready for one transaction.
 
-Workers never open the database (DuckDB allows one writer per file); they build these parts and
-the single owning process commits them, so a killed scan leaves either a whole shard or none.
+Workers never open the database (DuckDB allows one writer per file); they fill these columns
+(named and typed by the Arrow schemas below, which mirror the tables) and the single owning
+process commits them, so a killed scan leaves either a whole shard or none.
 """
 
 from __future__ import annotations
@@ -106,19 +107,6 @@ class ShardResult:
             **fields,  # type: ignore[arg-type]
         )
 
-    def tables(self, run_id: int) -> tuple[pa.Table, pa.Table, pa.Table]:
-        return (
-            _table(self.candidates, CANDIDATE_SCHEMA, run_id),
-            _table(self.passages, PASSAGE_SCHEMA, run_id),
-            _table(self.bad, BAD_SCHEMA, run_id),
-        )
-
 
 def _empty(schema: pa.Schema) -> dict[str, list]:
     return {name: [] for name in schema.names if name != "run_id"}
-
-
-def _table(cols: dict[str, list], schema: pa.Schema, run_id: int) -> pa.Table:
-    n = len(next(iter(cols.values()))) if cols else 0
-    data = {"run_id": [run_id] * n, **cols}
-    return pa.Table.from_pydict({k: data[k] for k in schema.names}, schema=schema)
