@@ -146,7 +146,8 @@ class MiniLMEmbedder:
         if backend not in ("numpy", "torch"):
             raise ValueError(f"CORPUS_SCAN_MINILM_BACKEND={backend!r}: use numpy or torch")
         self.backend = backend
-        self._batch = batch_size
+        # a GPU wants large batches (passages are <= 256 word pieces: ~40 MB of activations)
+        self._batch = max(batch_size, 256) if self.device.startswith("cuda") else batch_size
         self.dim = 384
         if backend == "numpy":
             from corpus_scan.detect.minilm_numpy import NumpyMiniLM
