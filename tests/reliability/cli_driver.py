@@ -1,7 +1,8 @@
 """`python cli_driver.py ARGS` = `corpus-scan ARGS`, with test-only faults (no production hook).
 
-Worker processes are spawned, and a spawned child imports the parent's main script (as
-`__mp_main__`), so the module-level code below runs in every worker too:
+The module-level code below runs before the scan starts, so every worker carries its patches:
+a forked worker (the default) inherits them, and a spawned one (after a worker death, or with
+torch loaded) re-imports this script as `__mp_main__`:
 
 * CS_CRASH_MARKER=TEXT: a worker reading a JSON lines batch that holds a document containing
   TEXT dies on the spot (`os._exit(13)`: no cleanup, no result, like a segfault or the OOM
