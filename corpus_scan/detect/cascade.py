@@ -35,6 +35,9 @@ class Cascade:
         lexicon = load_lexicon(Path(config.lexicon_dir) if config.lexicon_dir else None)
         self.prefilter = Prefilter(lexicon, window=config.window)
         self.scorer: Scorer = load_scorer(config.scorer, device=config.device)
+        prepare = getattr(self.scorer, "prepare", None)
+        if prepare is not None:
+            prepare()
         self.threshold = (
             config.threshold if config.threshold is not None else float(self.scorer.threshold)
         )

@@ -105,11 +105,9 @@ class StaticEmbedder:
         from model2vec import StaticModel
         from tokenizers import Tokenizer
 
-        path = Path(model_dir) if model_dir else static_model_dir()
-        if not (path / "vectors.npy").exists() or not (path / "meta.json").exists():
-            from corpus_scan.training.distill import build_static_model
+        from corpus_scan.training.distill import ensure_static_model
 
-            build_static_model(path)
+        path = ensure_static_model(model_dir)
         meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
         vectors = np.load(path / "vectors.npy")
         tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))

@@ -124,6 +124,14 @@ class CascadeScorer:
         self._feature_names = self.head.feature_names
         self._k_minilm = max(1, self.head.minilm_passages)
 
+    def prepare(self) -> None:
+        """Build what the first scan on a machine lacks (the static model) now, in the scanning
+        process, before workers start: they would otherwise all build it at once."""
+        if self.mode in ("cascade", "static"):
+            from corpus_scan.training.distill import ensure_static_model
+
+            ensure_static_model()
+
     def check_lexicon(self, lexicon_hash: str | None) -> bool:
         """Compare the prefilter's lexicon with the head's (warns once); True on mismatch."""
         self._lexicon_checked = True

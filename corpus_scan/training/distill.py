@@ -12,8 +12,10 @@ Rebuild: `python -m corpus_scan.training.distill [OUT_DIR]` or `build_static_mod
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -85,13 +87,15 @@ def build_static_model(out_dir: str | Path, device: str = "cpu") -> Path:
     t0 = time.perf_counter()
     emb = _token_embeddings(src, device)
     emb = _pca(emb, PCA_DIMS) * _sif_weights(len(emb))[:, None].astype(np.float32)
-    tmp = out / "vectors.tmp.npy"
+    tmp = out / f"vectors.{os.getpid()}.tmp.npy"
     np.save(tmp, emb.astype(np.float32))
     tmp.replace(out / "vectors.npy")
     tok_json = json.loads((src / "tokenizer.json").read_text(encoding="utf-8"))
     tok_json["truncation"] = None
     tok_json["padding"] = None
-    (out / "tokenizer.json").write_text(json.dumps(tok_json), encoding="utf-8")
+    tmp = out / f"tokenizer.{os.getpid()}.tmp.json"
+    tmp.write_text(json.dumps(tok_json), encoding="utf-8")
+    tmp.replace(out / "tokenizer.json")
     meta = {
         "distill_version": DISTILL_VERSION,
         "pca_dims": PCA_DIMS,
@@ -101,8 +105,33 @@ def build_static_model(out_dir: str | Path, device: str = "cpu") -> Path:
         ).hexdigest(),
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    (out / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    tmp = out / f"meta.{os.getpid()}.tmp.json"
+    tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    tmp.replace(out / "meta.json")  # last: a folder with meta.json is complete
     return out
+
+
+def ensure_static_model(out_dir: str | Path | None = None) -> Path:
+    """The static model folder, built first if it is missing (once per machine, ~20-85 s).
+
+    Concurrent callers (the workers of a first scan, two scans at once) wait on a file lock
+    instead of building the same files at the same time; every file is written atomically.
+    """
+    from corpus_scan.detect.embed import static_model_dir
+
+    out = Path(out_dir) if out_dir else static_model_dir()
+    if _complete(out):
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not _complete(out):
+            build_static_model(out)
+    return out
+
+
+def _complete(out: Path) -> bool:
+    return all((out / name).exists() for name in ("vectors.npy", "tokenizer.json", "meta.json"))
 
 
 if __name__ == "__main__":

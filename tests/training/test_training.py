@@ -126,3 +126,37 @@ def test_train_reproduces_the_shipped_head(tmp_path: Path) -> None:
     assert data_hashes(load_dev() + load_extra()) == shipped["training_data_sha256"]
     train(tmp_path)
     assert head_differences(MODELS_DIR, tmp_path) == []
+
+
+def test_concurrent_static_model_builders_wait_for_one_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers of a first scan must not build the static model at the same time: callers
+    queue on a file lock, and one build writes every file atomically, meta.json last."""
+    import threading
+
+    from corpus_scan.training import distill
+
+    builds: list[int] = []
+
+    def fake_build(out: Path, device: str = "cpu") -> Path:
+        builds.append(1)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("vectors.npy", "tokenizer.json"):
+            (out / name).write_bytes(b"x")
+        import time
+
+        time.sleep(0.3)  # the other callers arrive while this one builds
+        (out / "meta.json").write_text("{}", encoding="utf-8")
+        return out
+
+    monkeypatch.setattr(distill, "build_static_model", fake_build)
+    target = tmp_path / "static"
+    threads = [
+        threading.Thread(target=distill.ensure_static_model, args=(target,)) for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(builds) == 1 and (target / "meta.json").exists()
