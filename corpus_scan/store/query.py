@@ -26,6 +26,8 @@ def sql(query: str, db: str | Path = "corpus_scan.duckdb", *, write: bool = Fals
         raise InputError(f"{db}: no such database")
     con = connect(db, read_only=not write)
     try:
+        if not write:
+            _refuse_file_writes(con, query)
         cur = con.execute(query)
         if cur.description is None:
             return QueryResult([], [], [])
@@ -39,3 +41,20 @@ def sql(query: str, db: str | Path = "corpus_scan.duckdb", *, write: bool = Fals
         raise InputError(f"query failed: {first}") from None
     finally:
         con.close()
+
+
+# Statements that write files or open other databases even on a read-only connection.
+_WRITES_FILES = {"COPY", "EXPORT", "ATTACH", "LOAD"}
+
+
+def _refuse_file_writes(con: duckdb.DuckDBPyConnection, query: str) -> None:
+    try:
+        kinds = [s.type.name for s in con.extract_statements(query)]
+    except duckdb.Error:
+        return  # a syntax error: let execute() report it in full
+    bad = sorted({k for k in kinds if k in _WRITES_FILES})
+    if bad:
+        raise InputError(
+            f"query refused: {', '.join(bad)} writes files or opens other databases; "
+            "pass --write to allow it"
+        )

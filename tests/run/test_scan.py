@@ -111,6 +111,24 @@ def test_sql_is_read_only_by_default(small_corpus: Path, tmp_path: Path) -> None
     assert sql("SELECT one FROM mine", db).rows == [(1,)]
 
 
+def test_sql_without_write_writes_no_files(small_corpus: Path, tmp_path: Path) -> None:
+    db = tmp_path / "x.duckdb"
+    scan([str(small_corpus)], db, detector=LEXICAL)
+    out = tmp_path / "export.csv"
+    for query in (
+        f"COPY (SELECT * FROM candidates) TO '{out}'",
+        f"SELECT 1; COPY candidates TO '{out}'",
+        f"EXPORT DATABASE '{tmp_path / 'dump'}'",
+        f"ATTACH '{tmp_path / 'other.duckdb'}' AS other",
+    ):
+        with pytest.raises(InputError, match="refused.*--write"):
+            sql(query, db)
+    assert not out.exists() and not (tmp_path / "dump").exists()
+    assert not (tmp_path / "other.duckdb").exists()
+    sql(f"COPY (SELECT count(*) AS n FROM candidates) TO '{out}'", db, write=True)
+    assert sql(f"SELECT n FROM read_csv('{out}')", db).rows  # reading files stays allowed
+
+
 def test_sql_on_missing_db_is_clear(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such database"):
         sql("SELECT 1", tmp_path / "none.duckdb")
