@@ -18,13 +18,22 @@ class DatabaseError(InputError):
     """A database that cannot be used as asked: missing, locked by a writer, wrong schema."""
 
 
+STORAGE_COMPATIBILITY = "v1.2.0"
+
+
 def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open a scan database with a one-line error for the usual problems."""
     path = Path(path)
     if read_only and not path.exists():
         raise DatabaseError(f"{path}: no such database (run `corpus-scan scan ... --db {path}`)")
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(
+            str(path),
+            read_only=read_only,
+            # new files in a storage format that DuckDB 1.2 and later read (the DuckDB CLI on
+            # PyPI is 1.5; the default, DuckDB 2.0's own format, would shut it out)
+            config={"storage_compatibility_version": STORAGE_COMPATIBILITY},
+        )
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise DatabaseError(

@@ -129,6 +129,21 @@ def test_sql_without_write_writes_no_files(small_corpus: Path, tmp_path: Path) -
     assert sql(f"SELECT n FROM read_csv('{out}')", db).rows  # reading files stays allowed
 
 
+def test_database_file_opens_in_older_duckdb_clients(small_corpus: Path, tmp_path: Path) -> None:
+    """The DuckDB CLI on PyPI (1.5) cannot read DuckDB 2.0's default storage format, so scan
+    databases are written in the format DuckDB 1.2+ reads."""
+    import duckdb
+
+    db = tmp_path / "x.duckdb"
+    scan([str(small_corpus)], db, detector=LEXICAL)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tags = dict(con.execute("SELECT database_name, tags FROM duckdb_databases()").fetchall())
+    finally:
+        con.close()
+    assert tags["x"]["storage_version"].startswith("v1.2.0")
+
+
 def test_sql_on_missing_db_is_clear(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such database"):
         sql("SELECT 1", tmp_path / "none.duckdb")
