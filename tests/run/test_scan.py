@@ -175,3 +175,37 @@ def test_cli_scan_write_filtered(small_corpus: Path, tmp_path: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["mode"] == "drop"
     assert manifest["totals"]["input_docs"] == 94 and manifest["totals"]["dropped"] == 32
+
+
+def test_parallel_scans_with_a_head_start_equal_a_serial_scan(
+    small_corpus: Path, tmp_path: Path
+) -> None:
+    """Workers start on the first shards before the database is opened when the scan cannot be
+    a resume (a new file; --new-run on an existing one); a resume hands out only the shards
+    left. Every way gives the serial scan's tables, each document counted once."""
+    from corpus_scan.run.executor import start_method
+
+    assert start_method() in ("fork", "spawn")
+    serial, par = tmp_path / "serial.duckdb", tmp_path / "par.duckdb"
+    scan([str(small_corpus)], serial, detector=LEXICAL, workers=1)
+    first = scan([str(small_corpus)], par, detector=LEXICAL, workers=2)  # new file
+    second = scan([str(small_corpus)], par, detector=LEXICAL, workers=2, new_run=True)
+    assert first.status == second.status == "done" and second.run_id == first.run_id + 1
+    want, got = tables(serial), tables(par)
+    for name in ("shards", "candidates", "bad"):
+        for run_id in (first.run_id, second.run_id):
+            mine = [r[1:] for r in got[name] if r[0] == run_id]  # r[0] is the run id
+            assert mine == [r[1:] for r in want[name]], (name, run_id)
+    # a resume: drop one finished shard of run 2 and re-run the same scan
+    import duckdb
+
+    con = duckdb.connect(str(par))
+    con.execute("UPDATE shards SET status = 'failed' WHERE run_id = ? AND shard_id = 2",
+                [second.run_id])
+    con.execute("UPDATE runs SET status = 'incomplete' WHERE run_id = ?", [second.run_id])
+    con.close()
+    again = scan([str(small_corpus)], par, detector=LEXICAL, workers=2, new_run=False)
+    assert again.resumed and again.shards_run == 1 and again.docs_read > 0
+    assert [r for r in tables(par)["shards"] if r[0] == second.run_id] == [
+        r for r in got["shards"] if r[0] == second.run_id
+    ]
