@@ -193,6 +193,12 @@ def files_arg(files: list[Path]) -> list[str]:
     return [str(f) for f in files]
 
 
+def scan_cmd(files: list[Path], workers: int, *extra: str) -> list[str]:
+    """argv of a timed `corpus-scan scan` of `files` into a fresh database ({db})."""
+    return [CLI, "scan", *files_arg(files), "--db", "{db}", *extra, "--workers", str(workers),
+            "--no-progress", "--json"]  # fmt: skip
+
+
 def head_bytes(files: list[Path], docs_per_file: int) -> tuple[int, int]:
     """Uncompressed bytes and count of the first `docs_per_file` lines of every file."""
     import isal.igzip
@@ -345,18 +351,7 @@ def build_rows(args, files: list[Path], parquet: list[Path], nbytes: int, docs: 
                     "corpus-scan",
                     name,
                     w,
-                    [
-                        CLI,
-                        "scan",
-                        *fa,
-                        "--db",
-                        "{db}",
-                        *extra,
-                        "--workers",
-                        str(w),
-                        "--no-progress",
-                        "--json",
-                    ],
+                    scan_cmd(files, w, *extra),
                     nbytes,
                     docs,
                 )
@@ -368,19 +363,7 @@ def build_rows(args, files: list[Path], parquet: list[Path], nbytes: int, docs: 
                 "corpus-scan",
                 "lexicon stage, same docs as zstd Parquet",
                 2,
-                [
-                    CLI,
-                    "scan",
-                    *files_arg(parquet),
-                    "--db",
-                    "{db}",
-                    "--detector",
-                    "lexical",
-                    "--workers",
-                    "2",
-                    "--no-progress",
-                    "--json",
-                ],
+                scan_cmd(parquet, 2, "--detector", "lexical"),
                 nbytes,
                 docs,
                 "MB/s of the JSONL bytes",
@@ -397,19 +380,7 @@ def build_rows(args, files: list[Path], parquet: list[Path], nbytes: int, docs: 
                 "corpus-scan",
                 "full cascade, --executor ray",
                 2,
-                [
-                    CLI,
-                    "scan",
-                    *fa,
-                    "--db",
-                    "{db}",
-                    "--executor",
-                    "ray",
-                    "--workers",
-                    "2",
-                    "--no-progress",
-                    "--json",
-                ],
+                scan_cmd(files, 2, "--executor", "ray"),
                 nbytes,
                 docs,
                 files=files,
@@ -723,17 +694,7 @@ def main() -> None:
                     "memory",
                     "full cascade, 1x",
                     2,
-                    [
-                        CLI,
-                        "scan",
-                        *files_arg(files),
-                        "--db",
-                        "{db}",
-                        "--workers",
-                        "2",
-                        "--no-progress",
-                        "--json",
-                    ],
+                    scan_cmd(files, 2),
                     nbytes,
                     docs,
                     files=files,
@@ -744,17 +705,7 @@ def main() -> None:
                 "memory",
                 f"full cascade, {args.mem_scale}x",
                 2,
-                [
-                    CLI,
-                    "scan",
-                    *files_arg(big),
-                    "--db",
-                    "{db}",
-                    "--workers",
-                    "2",
-                    "--no-progress",
-                    "--json",
-                ],
+                scan_cmd(big, 2),
                 big_bytes,
                 big_docs,
                 files=big,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 import platform
 import re
@@ -29,6 +28,7 @@ import hyperscan
 import yaml
 
 import corpus_scan
+from corpus_scan.atomic import write_atomic
 from corpus_scan.documents import InputError
 
 # The editable lists live at the repository root (`lexicons/`); the package carries a link to
@@ -341,14 +341,11 @@ class _DbCache:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Best effort (a cache): concurrent workers never read half a file; errors are ignored."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    """Best effort (a cache): written atomically, and a failure only means no cache."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_atomic(path, data)
     except OSError:
-        tmp.unlink(missing_ok=True)
+        pass
 
 
 def _parsed_cache_path(texts: list[tuple[str, str]]) -> Path:

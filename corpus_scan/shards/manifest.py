@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from corpus_scan.atomic import file_sha256, is_temporary, write_atomic
 from corpus_scan.documents import InputError
-from corpus_scan.shards.writer import file_sha256, is_temporary, write_atomic
 
 MANIFEST = "manifest.json"
 STATE = ".filter-state.jsonl"

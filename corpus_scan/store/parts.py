@@ -1,69 +1,25 @@
 """What a worker hands back for one shard: counts plus column lists, ready for one transaction.
 
-Workers never open the database (DuckDB allows one writer per file); they fill these columns
-(named and typed by the Arrow schemas below, which mirror the tables) and the single owning
-process commits them, so a killed scan leaves either a whole shard or none.
+Workers never open the database (DuckDB allows one writer per file); they fill the columns
+below and the single owning process commits them, so a killed scan leaves either a whole shard
+or none.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-
 from corpus_scan.documents import Source
 
-SPAN_TYPE = pa.struct(
-    [("kind", pa.string()), ("term", pa.string()), ("start", pa.int32()), ("end", pa.int32())]
-)
-
-CANDIDATE_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.int32()),
-        ("shard_id", pa.int32()),
-        ("shard", pa.string()),
-        ("row", pa.int64()),
-        ("doc_id", pa.string()),
-        ("url", pa.string()),
-        ("n_chars", pa.int64()),
-        ("terms", pa.list_(pa.string())),
-        ("spans", pa.list_(SPAN_TYPE)),
-        ("n_pairs", pa.int32()),
-        ("evidence", pa.string()),
-        ("evidence_start", pa.int32()),
-        ("lexical_score", pa.float64()),
-        ("score", pa.float64()),
-        ("flagged", pa.bool_()),
-        ("category", pa.string()),
-        ("stance", pa.string()),
-        ("stage", pa.string()),
-    ]
-)
-
-PASSAGE_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.int32()),
-        ("shard_id", pa.int32()),
-        ("row", pa.int64()),
-        ("passage", pa.int32()),
-        ("start", pa.int32()),
-        ("end", pa.int32()),
-        ("text", pa.string()),
-        ("score", pa.float64()),
-        ("embedding", pa.list_(pa.float32())),
-    ]
-)
-
-BAD_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.int32()),
-        ("shard_id", pa.int32()),
-        ("row", pa.int64()),
-        ("line", pa.int64()),
-        ("reason", pa.string()),
-        ("skipped", pa.bool_()),
-    ]
-)
+# Columns of each part, as in the tables of `store.schema`; run_id is added on commit, where
+# DuckDB casts each list to its table column's type (`Store._insert_columns`).
+CANDIDATE_COLUMNS = (
+    "shard_id", "shard", "row", "doc_id", "url", "n_chars", "terms", "spans", "n_pairs",
+    "evidence", "evidence_start", "lexical_score", "score", "flagged", "category", "stance",
+    "stage",
+)  # fmt: skip
+PASSAGE_COLUMNS = ("shard_id", "row", "passage", "start", "end", "text", "score", "embedding")
+BAD_COLUMNS = ("shard_id", "row", "line", "reason", "skipped")
 
 MAX_BAD_ROWS_KEPT = 1000  # per shard; the exact count is in shards.n_bad
 
@@ -90,9 +46,9 @@ class ShardResult:
     started_at: float = 0.0
     finished_at: float = 0.0
     lost: bool = False  # its worker process died: nothing of the shard may be counted
-    candidates: dict[str, list] = field(default_factory=lambda: _empty(CANDIDATE_SCHEMA))
-    passages: dict[str, list] = field(default_factory=lambda: _empty(PASSAGE_SCHEMA))
-    bad: dict[str, list] = field(default_factory=lambda: _empty(BAD_SCHEMA))
+    candidates: dict[str, list] = field(default_factory=lambda: _empty(CANDIDATE_COLUMNS))
+    passages: dict[str, list] = field(default_factory=lambda: _empty(PASSAGE_COLUMNS))
+    bad: dict[str, list] = field(default_factory=lambda: _empty(BAD_COLUMNS))
 
     @classmethod
     def for_source(cls, shard_id: int, source: Source, **fields: object) -> ShardResult:
@@ -108,5 +64,5 @@ class ShardResult:
         )
 
 
-def _empty(schema: pa.Schema) -> dict[str, list]:
-    return {name: [] for name in schema.names if name != "run_id"}
+def _empty(columns: tuple[str, ...]) -> dict[str, list]:
+    return {name: [] for name in columns}

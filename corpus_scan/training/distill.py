@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from corpus_scan.atomic import write_atomic
 
 DISTILL_VERSION = "m2v-minilm-1"
 PCA_DIMS = 256
@@ -87,15 +89,13 @@ def build_static_model(out_dir: str | Path, device: str = "cpu") -> Path:
     t0 = time.perf_counter()
     emb = _token_embeddings(src, device)
     emb = _pca(emb, PCA_DIMS) * _sif_weights(len(emb))[:, None].astype(np.float32)
-    tmp = out / f"vectors.{os.getpid()}.tmp.npy"
-    np.save(tmp, emb.astype(np.float32))
-    tmp.replace(out / "vectors.npy")
+    vectors = io.BytesIO()
+    np.save(vectors, emb.astype(np.float32))
+    write_atomic(out / "vectors.npy", vectors.getvalue())
     tok_json = json.loads((src / "tokenizer.json").read_text(encoding="utf-8"))
     tok_json["truncation"] = None
     tok_json["padding"] = None
-    tmp = out / f"tokenizer.{os.getpid()}.tmp.json"
-    tmp.write_text(json.dumps(tok_json), encoding="utf-8")
-    tmp.replace(out / "tokenizer.json")
+    write_atomic(out / "tokenizer.json", json.dumps(tok_json).encode())
     meta = {
         "distill_version": DISTILL_VERSION,
         "pca_dims": PCA_DIMS,
@@ -105,9 +105,7 @@ def build_static_model(out_dir: str | Path, device: str = "cpu") -> Path:
         ).hexdigest(),
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    tmp = out / f"meta.{os.getpid()}.tmp.json"
-    tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    tmp.replace(out / "meta.json")  # last: a folder with meta.json is complete
+    write_atomic(out / "meta.json", json.dumps(meta, indent=2).encode())  # last: marks complete
     return out
 
 

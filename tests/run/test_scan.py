@@ -209,3 +209,27 @@ def test_parallel_scans_with_a_head_start_equal_a_serial_scan(
     assert [r for r in tables(par)["shards"] if r[0] == second.run_id] == [
         r for r in got["shards"] if r[0] == second.run_id
     ]
+
+
+def test_worker_columns_name_the_table_columns() -> None:
+    """Workers fill column lists by name; the commit inserts them BY NAME, so a column missing
+    from these lists would be NULL in every row."""
+    import duckdb
+
+    from corpus_scan.store.parts import BAD_COLUMNS, CANDIDATE_COLUMNS, PASSAGE_COLUMNS
+    from corpus_scan.store.schema import DDL
+
+    con = duckdb.connect()
+    for statement in DDL:
+        con.execute(statement)
+    for table, columns in (
+        ("candidates", CANDIDATE_COLUMNS),
+        ("passages", PASSAGE_COLUMNS),
+        ("bad_records", BAD_COLUMNS),
+    ):
+        names = con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+        assert [n for (n,) in names if n != "run_id"] == list(columns), table

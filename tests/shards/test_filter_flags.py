@@ -9,9 +9,9 @@ import duckdb
 import pytest
 from shards_helpers import flagged_by_shard, read_output
 
+from corpus_scan.atomic import file_sha256
 from corpus_scan.documents import InputError
 from corpus_scan.shards import filter_shards, flagged_rows
-from corpus_scan.shards.writer import file_sha256
 
 
 def _counts(report) -> tuple[int, int, int]:

@@ -17,8 +17,8 @@ from shards_helpers import (
     without_nulls,
 )
 
+from corpus_scan.atomic import file_sha256
 from corpus_scan.shards import filter_shards
-from corpus_scan.shards.writer import file_sha256
 
 TEXT_FIELD = {
     "news/a.jsonl": "text",
