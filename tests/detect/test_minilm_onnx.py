@@ -1,0 +1,90 @@
+"""The int8 MiniLM backend: close to float32, independent of batching, rebuilt identically,
+and loaded without torch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_minilm_numpy import TEXTS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def int8_dir() -> Path:
+    from corpus_scan.training.quantize import ensure_minilm_int8
+
+    return ensure_minilm_int8()
+
+
+def test_int8_is_close_to_float32(int8_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from corpus_scan.detect.embed import MiniLMEmbedder
+
+    monkeypatch.setenv("CORPUS_SCAN_MINILM_BACKEND", "numpy")
+    exact = MiniLMEmbedder(device="cpu").encode(TEXTS)
+    monkeypatch.setenv("CORPUS_SCAN_MINILM_BACKEND", "int8")
+    int8 = MiniLMEmbedder(device="cpu")
+    assert int8.backend == "int8" and int8.version.endswith("minilm-int8-2")
+    got = int8.encode(TEXTS)
+    assert got.shape == exact.shape and got.dtype == np.float32
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    cosine = (got * exact).sum(1)
+    assert cosine.min() > 0.97 and cosine.mean() > 0.985, cosine
+    # quantization does not confuse texts: each is nearest to its own float32 vector
+    assert (np.argmax(got @ exact.T, axis=1) == np.arange(len(TEXTS))).all()
+
+
+def test_a_text_gets_the_same_vector_whatever_its_neighbours(int8_dir: Path) -> None:
+    from corpus_scan.detect.minilm_onnx import OnnxMiniLM
+
+    model = OnnxMiniLM(int8_dir)
+    together = model.encode(TEXTS)
+    for i, text in enumerate(TEXTS):
+        assert np.array_equal(model.encode([text])[0], together[i])
+    assert np.array_equal(model.encode(TEXTS[::-1])[::-1], together)
+    assert model.encode([]).shape == (0, 384)
+
+
+def test_rebuild_gives_the_same_model(int8_dir: Path, tmp_path: Path) -> None:
+    from corpus_scan.training.quantize import build_minilm_int8
+
+    again = build_minilm_int8(tmp_path / "int8")
+    cached = json.loads((int8_dir / "meta.json").read_text())
+    rebuilt = json.loads((again / "meta.json").read_text())
+    assert rebuilt["model_sha256"] == cached["model_sha256"]
+    assert not [p.name for p in again.iterdir() if p.name not in ("model.onnx", "tokenizer.json",
+                                                                   "meta.json")]
+
+
+def test_int8_backend_loads_no_torch(int8_dir: Path, tmp_path: Path) -> None:
+    code = (
+        "import sys; from corpus_scan.detect.embed import MiniLMEmbedder; "
+        "e = MiniLMEmbedder(device='cpu'); v = e.encode(['HAL would not let them switch it off']); "
+        "print(e.backend, v.shape[1], 'torch' in sys.modules)"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "CORPUS_SCAN_MINILM_BACKEND"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
+        env=env,
+    ).stdout.split()
+    if out and out[0] == "torch":
+        pytest.skip("a GPU is present: the default backend there is torch")
+    assert out == ["int8", "384", "False"]
+
+
+def test_detector_version_names_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    from corpus_scan.detect.scorer import CascadeScorer
+
+    monkeypatch.setenv("CORPUS_SCAN_MINILM_BACKEND", "int8")
+    a = CascadeScorer("cascade", device="cpu").version
+    monkeypatch.setenv("CORPUS_SCAN_MINILM_BACKEND", "numpy")
+    b = CascadeScorer("cascade", device="cpu").version
+    assert a != b
+    assert CascadeScorer("static", device="cpu").version == CascadeScorer(
+        "static", device="cpu"
+    ).version
