@@ -6,7 +6,8 @@ In ONE run, on the same gzip JSONL input (benchmarks/make_corpus.py builds it wh
 ~414 MB / 332k documents of real web text in 8 shards; --quick uses the first 2 shards,
 ~103 MB), every row is run as a subprocess and measured the same way:
   wall     seconds from spawn to exit (process start-up and model loading included);
-           each row runs --repeat times (default 1), the table shows min and median;
+           each row runs --repeat times (default 1), in rounds (every row once, then again),
+           the table shows min and median;
   MB/s     uncompressed JSONL bytes of the input / min wall;
   RSS      peak RSS of the whole process tree (the command and all its descendants, summed),
            polled every 0.1 s with psutil; shared pages count once per process, so this is
@@ -389,8 +390,19 @@ def build_rows(args, files: list[Path], parquet: list[Path], nbytes: int, docs: 
     return rows
 
 
-def run_row(row: Row, repeat: int, tmp: Path) -> None:
+def run_rows(rows: list[Row], repeat: int, tmp: Path) -> None:
+    """Round k runs every row once, then round k + 1: drift in the machine's speed (shared
+    cores, thermal) then hits every row alike instead of the rows that happened to run late,
+    so the ratios between rows stay fair."""
     for k in range(repeat):
+        for row in rows:
+            if not row.failed:
+                run_row(row, 1, tmp, first=k, repeat=repeat)
+
+
+def run_row(row: Row, runs: int, tmp: Path, first: int = 0, repeat: int | None = None) -> None:
+    repeat = repeat or runs
+    for k in range(first, first + runs):
         cmd = row.cmd
         if isinstance(cmd, list):
             cmd = [c.replace("{db}", str(tmp / f"{row.key}-{k}.duckdb")) for c in cmd]
@@ -669,8 +681,7 @@ def main() -> None:
             drop = set(args.skip.split(","))
             args.skipped = [r.key for r in rows if r.key in drop]
             rows = [r for r in rows if r.key not in drop]
-        for row in rows:
-            run_row(row, args.repeat, tmp)
+        run_rows(rows, args.repeat, tmp)
 
         mem_rows: list[Row] = []
         if not args.no_memory:

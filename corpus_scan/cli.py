@@ -383,13 +383,17 @@ def train(
 
 @app.command("build-models")
 def build_models(
-    out_dir: Annotated[Path | None, typer.Option("--out", help="default: the user cache")] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option("--cache", help="default: $CORPUS_SCAN_CACHE or ~/.cache/corpus-scan"),
+    ] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="rebuild existing models")] = False,
 ) -> None:
-    """Distil the static embedding model from the packaged MiniLM (otherwise done on first use)."""
-    from corpus_scan.detect.embed import static_model_dir
-    from corpus_scan.training.distill import build_static_model
+    """Build the static model and the int8 MiniLM from the packaged MiniLM (else on first use)."""
+    from corpus_scan.training.build_models import build_models as run_build
 
-    print(f"static model written to {build_static_model(out_dir or static_model_dir())}")
+    for name, folder in run_build(cache, rebuild=rebuild).items():
+        print(f"{name}: {folder}")
 
 
 def _cell(value: object, width: int) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
-HEAD_VERSION = "head-4"
+HEAD_VERSION = "head-5"
 
 
 @dataclass(slots=True)

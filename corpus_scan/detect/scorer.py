@@ -110,6 +110,7 @@ class CascadeScorer:
                 self.head.version,
                 str(self.head.manifest.get("npz_sha256", "")),
                 f"band={self.head.band}",
+                f"minilm_passages={self.head.minilm_passages}",
                 f"minilm_backend={self._minilm_backend}",
                 *[f"{k}={v}" for k, v in sorted(self.head.manifest.get("embedders", {}).items())],
             ]

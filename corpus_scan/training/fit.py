@@ -29,7 +29,7 @@ C_AUX = 0.5
 # (`features.FEATURE_NAMES[16:]`) did not help grouped CV on dev, so heads 3 and 4 keep
 # head-1's 16.
 HEAD_FEATURES = list(FEATURE_NAMES_V1)
-MINILM_PASSAGES = 2  # passages per document MiniLM re-scores (best static first)
+MINILM_PASSAGES = 1  # passages per document MiniLM re-scores (the best static one)
 MINILM_BUDGET = 0.20  # share of hard web negatives the band may send to MiniLM
 SOURCE_WEIGHT = {"dev": 1.0, "own": 1.0, "palisade": 0.5, "agentic": 0.7, "posts": 1.0,
                  "web": 2.0}

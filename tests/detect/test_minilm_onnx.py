@@ -88,3 +88,17 @@ def test_detector_version_names_the_backend(monkeypatch: pytest.MonkeyPatch) -> 
     assert CascadeScorer("static", device="cpu").version == CascadeScorer(
         "static", device="cpu"
     ).version
+
+
+def test_build_models_returns_both_model_folders(int8_dir: Path) -> None:
+    from typer.testing import CliRunner
+
+    from corpus_scan.cli import app
+    from corpus_scan.training.build_models import build_models
+
+    got = build_models()
+    assert got["minilm-int8"] == int8_dir
+    assert (got["static"] / "vectors.npy").exists() and (got["static"] / "meta.json").exists()
+    out = CliRunner().invoke(app, ["build-models"])
+    assert out.exit_code == 0, out.output
+    assert f"minilm-int8: {int8_dir}" in out.output
