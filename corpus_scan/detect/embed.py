@@ -108,28 +108,51 @@ def minilm_backend(device: str = "auto") -> str:
 
 
 class StaticEmbedder:
-    """Mean of distilled token vectors (model2vec), ~thousands of windows/s on one core."""
+    """Mean of distilled token vectors (model2vec), ~thousands of windows/s on one core.
+
+    The same computation as `model2vec.StaticModel.encode` (characters cut at 512 x the median
+    token length, 512 word pieces without special tokens, [UNK] dropped, mean, L2 norm; equal
+    output, tested), without importing model2vec: that import costs ~0.16 s in every worker.
+    """
+
+    MAX_LENGTH = 512
 
     def __init__(self, model_dir: str | Path | None = None) -> None:
-        from model2vec import StaticModel
         from tokenizers import Tokenizer
 
         from corpus_scan.training.distill import ensure_static_model
 
         path = ensure_static_model(model_dir)
         meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-        vectors = np.load(path / "vectors.npy")
-        tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        self._model = StaticModel(vectors, tokenizer, normalize=True, max_length=512)
-        self.dim = int(vectors.shape[1])
+        # memory-mapped: a worker pages in only the rows of tokens it meets (31 MB otherwise)
+        self._vectors = np.load(path / "vectors.npy", mmap_mode="r")
+        self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(self.MAX_LENGTH)
+        unk = getattr(self._tokenizer.model, "unk_token", None)
+        self._unk = self._tokenizer.token_to_id(unk) if unk else None
+        lengths = [len(t) for t in self._tokenizer.get_vocab()]
+        self._max_chars = self.MAX_LENGTH * int(np.median(lengths))
+        self.dim = int(self._vectors.shape[1])
         self.name = "static-m2v-minilm"
         self.version = f"{meta['distill_version']}-{meta['source_weights_sha256'][:12]}"
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        out = self._model.encode(list(texts), show_progress_bar=False, use_multiprocessing=False)
-        return np.ascontiguousarray(out, dtype=np.float32)
+            return out
+        cut = [t[: self._max_chars] for t in texts]
+        ids = [e.ids for e in self._tokenizer.encode_batch_fast(cut, add_special_tokens=False)]
+        if self._unk is not None:
+            ids = [[i for i in row if i != self._unk] for row in ids]
+        by_length: dict[int, list[int]] = {}
+        for row, row_ids in enumerate(ids):
+            if row_ids:
+                by_length.setdefault(len(row_ids), []).append(row)
+        for rows in by_length.values():  # equal lengths stack into one gather
+            out[rows] = self._vectors[np.array([ids[r] for r in rows], dtype=np.int64)].mean(axis=1)
+        norm = np.linalg.norm(out, axis=1, keepdims=True) + 1e-32
+        return np.ascontiguousarray(out / norm, dtype=np.float32)
 
 
 class MiniLMEmbedder:
