@@ -46,6 +46,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,16 +140,25 @@ def measure(cmd: list[str] | str, log: Path, env: dict | None = None) -> tuple[f
         t0 = time.perf_counter()
         proc = subprocess.Popen(args, stdout=out, stderr=err, env=env, cwd=REPO)
         ps = psutil.Process(proc.pid)
-        peak = 0
-        while proc.poll() is None:
-            peak = max(peak, tree_rss(ps))
-            time.sleep(POLL_S)
+        peak = [0]
+        done = threading.Event()
+
+        def poll_rss() -> None:  # beside the wait, so the wall time is exact, not 0.1 s steps
+            while not done.is_set():
+                peak[0] = max(peak[0], tree_rss(ps))
+                done.wait(POLL_S)
+
+        poller = threading.Thread(target=poll_rss, daemon=True)
+        poller.start()
+        proc.wait()
         wall = time.perf_counter() - t0
+        done.set()
+        poller.join()
     stdout = log.read_text(errors="replace")
     if proc.returncode != 0:
         tail = log.with_suffix(".err").read_text(errors="replace")[-2000:]
         raise RuntimeError(f"exit {proc.returncode}: {tail}")
-    return wall, peak, stdout
+    return wall, peak[0], stdout
 
 
 def rel(path: str | Path) -> str:

@@ -8,7 +8,10 @@ picklable data) through Ray's object store.
 
 Each actor builds the detector (`get_cascade`) once in its constructor, so models load once per
 worker, not once per shard. An actor runs one shard at a time and, being a two-thread actor,
-also answers progress polls while it works, so the caller sees per-batch progress.
+also answers progress polls while it works, so the caller sees per-batch progress. An actor
+that dies mid-unit (killed, out of memory, a crash in native code) is replaced by a fresh one;
+its unit is retried once, and a second death marks that shard failed with nothing of it counted
+(the contract of `run_processes`). Progress ticks of a dead attempt are not taken back.
 
     ray.init(address=...)   when `address` is given (an existing cluster: corpus-scan must be
                             installed on every node and the input paths readable from them);
@@ -84,10 +87,15 @@ class _ShardWorker:
 
 
 def _crashed(unit: WorkUnit, exc: BaseException) -> ShardResult:
-    """A unit whose actor died (killed, out of memory, segfault): failed, not fatal, and
-    nothing of its shard is counted."""
+    """A unit whose actor died twice (killed, out of memory, segfault): failed, not fatal,
+    and nothing of its shard is counted (as `run_processes` does)."""
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    error = f"{unit.source.path}: Ray worker died: {type(exc).__name__}: {message}"
+    part = f" (part {unit.part + 1} of {unit.n_parts})" if unit.n_parts > 1 else ""
+    error = (
+        f"{unit.source.path}{part}: the Ray worker died while scanning this shard, twice; "
+        f"nothing of it was counted (re-run the scan to retry it): "
+        f"{type(exc).__name__}: {message}"
+    )
     return lost_result(unit, error[:2000])
 
 
@@ -175,6 +183,7 @@ def _drive(
     reported: dict[tuple[int, int], list[int]] = {}  # unit key -> [docs, bytes] passed on
     remaining = job.limit
     last_poll = time.monotonic()
+    crashes: dict[tuple[int, int], int] = {}  # unit key -> deaths of the actor running it
 
     def submit() -> None:
         while idle and todo and (remaining is None or (remaining > 0 and not running)):
@@ -190,14 +199,21 @@ def _drive(
             last_poll = time.monotonic()
         for ref in ready:
             actor, unit = running.pop(ref)
+            key = (unit.shard_id, unit.part)
             try:
                 result: ShardResult = ray.get(ref)
             except (RayActorError, WorkerCrashedError) as exc:
-                result = _crashed(unit, exc)
                 actors.remove(actor)
                 actor = actor_cls.remote(job)  # a fresh actor takes the dead one's place
                 actors.append(actor)
-            done = reported.pop((unit.shard_id, unit.part))
+                crashes[key] = crashes.get(key, 0) + 1
+                if crashes[key] < 2:  # once may be bad luck (OOM next door): retry it next
+                    idle.append(actor)
+                    todo.append(unit)
+                    reported.pop(key, None)
+                    continue
+                result = _crashed(unit, exc)
+            done = reported.pop(key)
             if result.n_docs - done[0] or result.n_bytes - done[1]:
                 on_progress(result.n_docs - done[0], result.n_bytes - done[1])
             idle.append(actor)

@@ -129,3 +129,70 @@ def test_missing_ray_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(InputError, match=r"corpus-scan\[cluster\]"):
         list(ray_executor.run_ray([(0, None)], Job(ReadOptions(), LEXICAL), lambda d, b: None, 1))
+
+
+def _dying_actor(shard_id: int, token: Path | None):
+    """A Ray actor class whose process dies (os._exit, like a segfault or the OOM killer) when
+    it gets shard `shard_id`: once if `token` exists (it removes it first), else every time.
+    Defined in a function so Ray pickles it by value for its worker processes."""
+    import os
+
+    from corpus_scan.run.ray_executor import _ShardWorker
+
+    class Dying(_ShardWorker):
+        def run(self, unit, job, limit):  # type: ignore[no-untyped-def]
+            if unit.shard_id == shard_id:
+                if token is None:
+                    os._exit(13)
+                try:
+                    os.unlink(token)
+                except FileNotFoundError:
+                    pass
+                else:
+                    os._exit(13)
+            return super().run(unit, job, limit)
+
+    return ray.remote(num_cpus=1, max_concurrency=2, max_restarts=0)(Dying)
+
+
+def _drive_with(actor_cls, items, job: Job) -> list:
+    from corpus_scan.run.ray_executor import _as_units, _drive
+
+    actors = [actor_cls.remote(job) for _ in range(2)]
+    try:
+        return list(_drive(ray, actor_cls, actors, _as_units(items), job, lambda d, b: None))
+    finally:
+        for actor in actors:
+            ray.kill(actor)
+
+
+def test_ray_worker_that_dies_once_is_retried(ray_session, tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus")
+    sources, _ = discover([str(corpus)])
+    items = list(enumerate(sources))
+    job = Job(ReadOptions(), LEXICAL)
+    token = tmp_path / "die-once"
+    token.touch()
+    got = _drive_with(_dying_actor(2, token), items, job)
+    assert not token.exists()  # the actor did die once
+    want = list(run_ray(items, job, lambda d, b: None, 2))
+
+    def summary(results: list) -> list[tuple]:
+        return sorted((r.shard_id, r.status, r.n_docs, r.n_candidates, r.n_bad) for r in results)
+
+    assert summary(got) == summary(want)
+    assert all(r.status == "done" for r in got)
+
+
+def test_ray_worker_that_dies_twice_fails_only_that_shard(ray_session, tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus")
+    sources, _ = discover([str(corpus)])
+    items = list(enumerate(sources))
+    got = _drive_with(_dying_actor(3, None), items, Job(ReadOptions(), LEXICAL))
+    assert sorted(r.shard_id for r in got) == list(range(len(items)))  # one result per unit
+    failed = [r for r in got if r.status == "failed"]
+    assert [r.shard_id for r in failed] == [3]
+    assert failed[0].lost and failed[0].n_docs == 0
+    assert "Ray worker died while scanning this shard, twice" in failed[0].error
+    assert sources[3].path in failed[0].error
+    assert sum(r.n_docs for r in got) == 2000  # the five other shards, 400 documents each
