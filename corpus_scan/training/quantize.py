@@ -14,7 +14,6 @@ Rebuild: `python -m corpus_scan.training.quantize [OUT_DIR]` or `build_minilm_in
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import tempfile
@@ -77,7 +76,7 @@ def build_minilm_int8(out_dir: str | Path) -> Path:
     import onnxruntime
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from corpus_scan.training.distill import minilm_path
+    from corpus_scan.training.distill import minilm_path, source_sha256, write_tokenizer
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -95,15 +94,10 @@ def build_minilm_int8(out_dir: str | Path) -> Path:
             op_types_to_quantize=["MatMul"],  # embeddings, softmax and norms stay float
         )
         write_atomic(out / "model.onnx", int8.read_bytes())
-    tok_json = json.loads((src / "tokenizer.json").read_text(encoding="utf-8"))
-    tok_json["truncation"] = None
-    tok_json["padding"] = None
-    write_atomic(out / "tokenizer.json", json.dumps(tok_json).encode())
+    write_tokenizer(src, out)
     meta = {
         "quant_version": QUANT_VERSION,
-        "source_weights_sha256": hashlib.sha256(
-            (src / "model.safetensors").read_bytes()
-        ).hexdigest(),
+        "source_weights_sha256": source_sha256(src),
         "model_sha256": file_sha256(out / "model.onnx")[1],
         "onnxruntime": onnxruntime.__version__,
         "opset": OPSET,
