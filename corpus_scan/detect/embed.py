@@ -39,18 +39,6 @@ class Embedder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
-def cache_dir() -> Path:
-    """User cache for locally built models: `$CORPUS_SCAN_CACHE` or `~/.cache/corpus-scan`."""
-    env = os.environ.get("CORPUS_SCAN_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "corpus-scan"
-
-
-def static_model_dir() -> Path:
-    from corpus_scan.training.distill import DISTILL_VERSION
-
-    return cache_dir() / DISTILL_VERSION
-
-
 def torch_threads() -> int | None:
     """CPU threads for torch: env override, else 1 in a child process, else None (default)."""
     env = os.environ.get("CORPUS_SCAN_TORCH_THREADS")
@@ -70,19 +58,6 @@ def set_torch_threads(n: int | None = None) -> None:
 
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
-
-
-def _quiet_loading() -> None:
-    """No "Loading weights" progress bars or load reports from transformers / hub."""
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    try:
-        from transformers.utils import logging as tf_logging
-
-        tf_logging.disable_progress_bar()
-        tf_logging.set_verbosity_error()
-    except ImportError:  # pragma: no cover
-        pass
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -196,7 +171,9 @@ class MiniLMEmbedder:
             self._cpu = NumpyMiniLM(path, max_seq_length)
             self.dim = self._cpu.dim
         else:
-            _quiet_loading()
+            from corpus_scan.local_models import quiet_hf_loading
+
+            quiet_hf_loading()
             from sentence_transformers import SentenceTransformer
 
             if self.device == "cpu":

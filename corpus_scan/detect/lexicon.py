@@ -324,7 +324,7 @@ class _DbCache:
         for x, f, pid in zip(exprs, flags, ids, strict=True):
             key.update(x + b"\0" + f"{f}:{pid}".encode() + b"\n")
         key.update(f"{getattr(hyperscan, '__version__', '?')}|{_cpu_signature()}".encode())
-        from corpus_scan.detect.embed import cache_dir
+        from corpus_scan.local_models import cache_dir
 
         self.path = cache_dir() / "hyperscan" / f"{key.hexdigest()[:32]}.hsdb"
 
@@ -351,7 +351,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def _parsed_cache_path(texts: list[tuple[str, str]]) -> Path:
     """Where a parsed lexicon is cached (parsing and validating the YAML takes ~60 ms, on
     every process start): keyed by the files and by this module's own source."""
-    from corpus_scan.detect.embed import cache_dir
+    from corpus_scan.local_models import cache_dir
 
     key = hashlib.sha256(Path(__file__).read_bytes())
     for name, text in texts:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 def build_models(cache: str | Path | None = None, rebuild: bool = False) -> dict[str, Path]:
     """{"static": folder, "minilm-int8": folder} after building what is missing."""
-    from corpus_scan.detect.embed import cache_dir
+    from corpus_scan.local_models import cache_dir
     from corpus_scan.training.distill import (
         DISTILL_VERSION,
         build_static_model,

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import corpus_scan
+from corpus_scan.detect.base import Candidate
 
 REPO_ROOT = Path(corpus_scan.__file__).resolve().parents[1]
 OWN_DIR = REPO_ROOT / "training_data"
@@ -218,7 +219,6 @@ def web_half(doc_id: str) -> int:
 def load_web_negatives(n_random: int = 400, seed: int = 0, max_chars: int = 6000,
                        halves: Iterable[int] = (0, 1)) -> list[Example]:
     from corpus_scan.detect.features import ACTION, AI_STRONG, THREAT
-    from corpus_scan.training.fit import prefilter_candidate
 
     rng = random.Random(seed)
     use = set(halves)
@@ -256,3 +256,21 @@ def load_extra(sources: Iterable[str] = ("own", "palisade", "agentic", "posts", 
         except FileNotFoundError:
             continue
     return out
+
+
+_PREFILTER: list = []
+
+
+def prefilter_candidate(text: str) -> Candidate | None:
+    """The shipped prefilter's view of one text (None when no lexicon/prefilter exists or the
+    text is not a candidate), so training passages match the ones a scan produces."""
+    if not _PREFILTER:
+        try:
+            from corpus_scan.detect.lexicon import load_lexicon
+            from corpus_scan.detect.prefilter import Prefilter
+
+            _PREFILTER.append(Prefilter(load_lexicon(None), window=400))
+        except (ImportError, FileNotFoundError):
+            _PREFILTER.append(None)
+    pf = _PREFILTER[0]
+    return pf.examine(text) if pf is not None else None

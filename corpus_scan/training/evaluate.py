@@ -166,7 +166,7 @@ def cross_validate(dev: Sequence[Example] | None = None, extra: Sequence[Example
         aux.append(_aux(dev, cat, stance))
     lex = np.asarray([lexical_score(e.text) for e in dev])
     if gate:  # as in a scan: documents the prefilter drops score 0
-        from corpus_scan.training.fit import prefilter_candidate
+        from corpus_scan.training.data import prefilter_candidate
 
         cands = [prefilter_candidate(e.text) for e in dev]
         if any(c is not None for c in cands):

@@ -16,12 +16,12 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 
-from corpus_scan.detect.base import Candidate
 from corpus_scan.detect.classify import HEAD_VERSION, MODELS_DIR, Head, LinearModel, TierHead
-from corpus_scan.detect.embed import Embedder, cache_dir, get_embedder
+from corpus_scan.detect.embed import Embedder, get_embedder
 from corpus_scan.detect.features import FEATURE_NAMES_V1, candidate_features, feature_matrix
 from corpus_scan.detect.passages import make_passages
-from corpus_scan.training.data import CATEGORIES, STANCES, Example
+from corpus_scan.local_models import cache_dir
+from corpus_scan.training.data import CATEGORIES, STANCES, Example, prefilter_candidate
 
 C_NARRATIVE = 0.1
 C_AUX = 0.5
@@ -64,24 +64,6 @@ class EmbeddingCache:
         if not keys:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
         return np.stack([self.mem[k] for k in keys]).astype(np.float32)
-
-
-_PREFILTER: list = []
-
-
-def prefilter_candidate(text: str) -> Candidate | None:
-    """The shipped prefilter's view of one text (None when no lexicon/prefilter exists or the
-    text is not a candidate), so training passages match the ones a scan produces."""
-    if not _PREFILTER:
-        try:
-            from corpus_scan.detect.lexicon import load_lexicon
-            from corpus_scan.detect.prefilter import Prefilter
-
-            _PREFILTER.append(Prefilter(load_lexicon(None), window=400))
-        except (ImportError, FileNotFoundError):
-            _PREFILTER.append(None)
-    pf = _PREFILTER[0]
-    return pf.examine(text) if pf is not None else None
 
 
 def passage_windows(examples: Sequence[Example]) -> list[str]:

@@ -22,6 +22,13 @@ import warnings
 from pathlib import Path
 
 from corpus_scan.atomic import build_once, file_sha256, write_atomic
+from corpus_scan.local_models import (
+    cache_dir,
+    minilm_path,
+    quiet_hf_loading,
+    source_sha256,
+    write_tokenizer,
+)
 
 QUANT_VERSION = "minilm-int8-2"
 OPSET = 17
@@ -33,9 +40,7 @@ def _export_float(src: Path, target: Path) -> None:
     import torch
     from transformers import AutoModel
 
-    from corpus_scan.detect.embed import _quiet_loading
-
-    _quiet_loading()
+    quiet_hf_loading()
     # eager attention exports as plain MatMul/Softmax, which onnxruntime runs ~1.2x faster per
     # window than the exported scaled-dot-product-attention graph (same embeddings)
     model = AutoModel.from_pretrained(
@@ -76,7 +81,6 @@ def build_minilm_int8(out_dir: str | Path) -> Path:
     import onnxruntime
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from corpus_scan.training.distill import minilm_path, source_sha256, write_tokenizer
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -108,8 +112,7 @@ def build_minilm_int8(out_dir: str | Path) -> Path:
 
 
 def minilm_int8_dir() -> Path:
-    from corpus_scan.detect.embed import cache_dir
-
+    """Where the int8 model of this recipe version lives in the user cache."""
     return cache_dir() / QUANT_VERSION
 
 
