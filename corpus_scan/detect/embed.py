@@ -25,6 +25,8 @@ from typing import Protocol
 
 import numpy as np
 
+from corpus_scan.detect.threads import cpu_threads as torch_threads
+
 _CACHE: dict[tuple[str, str], Embedder] = {}
 MAX_SEQ_LENGTH = 256
 BACKENDS = ("int8", "numpy", "torch")
@@ -37,16 +39,6 @@ class Embedder(Protocol):
     dim: int
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
-
-
-def torch_threads() -> int | None:
-    """CPU threads for torch: env override, else 1 in a child process, else None (default)."""
-    env = os.environ.get("CORPUS_SCAN_TORCH_THREADS")
-    if env:
-        return max(1, int(env))
-    import multiprocessing as mp
-
-    return 1 if mp.parent_process() is not None else None
 
 
 def set_torch_threads(n: int | None = None) -> None:

@@ -1,4 +1,5 @@
-"""all-MiniLM-L6-v2 forward pass in numpy: the CPU backend of the MiniLM tier.
+"""all-MiniLM-L6-v2 forward pass in numpy: the exact float32 CPU backend of the MiniLM tier
+(`CORPUS_SCAN_MINILM_BACKEND=numpy`; the default on CPU is the int8 `minilm_onnx`).
 
 Same weights (the packaged safetensors), same tokenizer (`tokenizer.json`, truncation at
 `max_seq_length` word pieces), same maths as sentence-transformers (BERT encoder, mean pooling
@@ -153,16 +154,14 @@ class NumpyMiniLM:
 
 
 class _one_blas_thread_in_workers:  # noqa: N801 - used as a context manager
-    """Several worker processes share the cores: each uses one BLAS thread (as torch does
-    with `set_torch_threads`); the main process keeps BLAS's default."""
+    """BLAS threads by `threads.cpu_threads` (one per worker process; the main process keeps
+    BLAS's default)."""
 
     def __enter__(self) -> None:
-        import multiprocessing as mp
-        import os
+        from corpus_scan.detect.threads import cpu_threads
 
         self._limits = None
-        env = os.environ.get("CORPUS_SCAN_TORCH_THREADS")
-        n = int(env) if env else (1 if mp.parent_process() is not None else None)
+        n = cpu_threads()
         if n is not None:
             from threadpoolctl import threadpool_limits
 

@@ -4,26 +4,17 @@ MiniLM tier, ~3x the float32 numpy forward pass per core.
 Each text runs alone (batch of one, no padding): dynamic quantization picks its activation
 scales per call, so batching texts together would make a passage's embedding depend on its
 neighbours in the batch, and hence on batch size and worker count. Alone, a text always gets
-the same vector, and on one core batching buys nothing here (measured: 26.6 windows/s alone,
-24.8 in batches of 1,024 tokens).
+the same vector, and on one core batching buys nothing here (measured on the first export:
+26.6 windows/s alone, 24.8 in batches of 1,024 tokens).
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 from pathlib import Path
 
 import numpy as np
 
-
-def session_threads() -> int:
-    """Intra-op threads: `$CORPUS_SCAN_TORCH_THREADS`, else 1 in a worker process (workers
-    share the cores), else 0 (onnxruntime's default: all cores)."""
-    env = os.environ.get("CORPUS_SCAN_TORCH_THREADS")
-    if env:
-        return max(1, int(env))
-    return 1 if mp.parent_process() is not None else 0
+from corpus_scan.detect.threads import cpu_threads
 
 
 class OnnxMiniLM:
@@ -35,7 +26,7 @@ class OnnxMiniLM:
 
         model_dir = Path(model_dir)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = session_threads()
+        options.intra_op_num_threads = cpu_threads() or 0  # 0: onnxruntime picks (all cores)
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3

@@ -81,7 +81,6 @@ def build_minilm_int8(out_dir: str | Path) -> Path:
     import onnxruntime
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     src = minilm_path()
@@ -89,14 +88,19 @@ def build_minilm_int8(out_dir: str | Path) -> Path:
     with tempfile.TemporaryDirectory(dir=out) as tmp:
         fp32, int8 = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
         _export_float(src, fp32)
-        logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))
-        quantize_dynamic(
-            str(fp32),
-            str(int8),
-            weight_type=QuantType.QInt8,
-            per_channel=True,  # one scale per output column: cosine 0.995 vs 0.945 per tensor
-            op_types_to_quantize=["MatMul"],  # embeddings, softmax and norms stay float
-        )
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(max(level, logging.ERROR))  # its "consider pre-processing" warning
+        try:
+            quantize_dynamic(
+                str(fp32),
+                str(int8),
+                weight_type=QuantType.QInt8,
+                per_channel=True,  # one scale per output column: cosine 0.995 vs 0.945
+                op_types_to_quantize=["MatMul"],  # embeddings, softmax and norms stay float
+            )
+        finally:
+            root.setLevel(level)
         write_atomic(out / "model.onnx", int8.read_bytes())
     write_tokenizer(src, out)
     meta = {
