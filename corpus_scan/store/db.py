@@ -88,13 +88,30 @@ class Store:
             }
             if tables and "meta" not in tables:
                 raise DatabaseError(f"{self.path}: exists and is not a corpus-scan database")
-            if "meta" in tables:
+            if "meta" in tables and not self._interrupted_creation(tables):
                 check_schema(self.con, self.path)
-        for stmt in DDL:
-            self.con.execute(stmt)
-        self.con.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-        )
+        # one transaction: a scan killed while creating the file leaves no half-made schema
+        # (an empty meta table would read as "schema version None" on the next run)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for stmt in DDL:
+                self.con.execute(stmt)
+            self.con.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+            )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def _interrupted_creation(self, tables: set[str]) -> bool:
+        """A file whose creation was cut off before the version row (by a release that built the
+        schema outside one transaction): no version and no runs, so nothing can be lost."""
+        if self.con.execute("SELECT count(*) FROM meta").fetchone()[0]:
+            return False
+        return "runs" not in tables or not self.con.execute(
+            "SELECT count(*) FROM runs"
+        ).fetchone()[0]
 
     def close(self) -> None:
         self.con.close()

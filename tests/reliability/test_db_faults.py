@@ -114,3 +114,32 @@ def test_second_writer_and_readers_while_a_scan_writes(tmp_path: Path) -> None:
     assert writer.returncode == 0, err[-3000:]
     assert tables(db) == tables(whole)  # no corruption, nothing counted twice
     assert not (tmp_path / "filtered").exists() or not any((tmp_path / "filtered").iterdir())
+
+
+def test_database_cut_off_while_being_created_is_completed(tmp_path: Path) -> None:
+    """A scan killed between creating the file and writing its version row (seen in CI) left a
+    file the next run refused as "schema version None"; with nothing in it, the next run goes on."""
+    import duckdb
+
+    from corpus_scan.store.db import DatabaseError, Store
+
+    cut = tmp_path / "cut.duckdb"
+    con = duckdb.connect(str(cut))
+    con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.close()
+    Store(cut).close()
+    assert sql("SELECT value FROM meta WHERE key = 'schema_version'", cut).rows == [("1",)]
+
+    # a file that already holds runs but no version is not ours to adopt
+    other = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(other))
+    con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute("CREATE TABLE runs (run_id INTEGER)")
+    con.execute("INSERT INTO runs VALUES (1)")
+    con.close()
+    try:
+        Store(other)
+    except DatabaseError as exc:
+        assert "schema version None" in str(exc)
+    else:
+        raise AssertionError("a database with runs and no schema version was adopted")
