@@ -70,9 +70,10 @@ def _expand(tree: object) -> tuple[list[str], bool]:
 
 def flat_terms(lexicon: Lexicon) -> list[str]:
     """Literal terms (or literal prefixes, at least 2 chars) of every ai/resist pattern,
-    lowercased, without terms that contain another term."""
+    lowercased, without terms that contain another term. `pairs_with` fallback entries ("the
+    model") are left out: the rg ceiling counts lines with an explicit AI or resist term."""
     terms: set[str] = set()
-    for e in lexicon.entries:
+    for e in lexicon.without_fallbacks().entries:
         if e.kind in ("ai", "resist"):
             for p in e.patterns:
                 strings, cut = _expand(sre_parse.parse(p))

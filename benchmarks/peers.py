@@ -95,12 +95,14 @@ def cmd_prefilter(files: list[str], procs: int) -> dict:
 
 def _kind_patterns(kind: str) -> list[tuple[str, bool]]:
     """(pattern with spaces widened as corpus-scan does, case_sensitive) for every `kind`
-    pattern of the shipped lexicon (exclude patterns left out)."""
+    pattern of the shipped lexicon (exclude patterns left out). The plain co-occurrence rule:
+    the `pairs_with` fallback ("the model" near blackmail) is left out, which spares the peer
+    work (and corpus-scan's ratio) rather than adding to it."""
     from corpus_scan.detect.lexicon import load_lexicon, widen_spaces
 
     return [
         (widen_spaces(p), e.case_sensitive)
-        for e in load_lexicon().entries
+        for e in load_lexicon().without_fallbacks().entries
         if e.kind == kind
         for p in e.patterns
     ]

@@ -2,7 +2,8 @@
 
 A lexicon is data: every YAML file in the directory holds `entries`, each with a canonical
 `name`, a `kind` (`ai`, `resist`, `accept`), one or more regex `patterns`, and optionally
-`case: sensitive`, a `weight` and `exclude` patterns (a match overlapping one is dropped).
+`case: sensitive`, a `weight`, `exclude` patterns (a match overlapping one is dropped) and,
+on ai entries, `pairs_with` (the only resist entries its matches may pair with).
 See the header of `lexicons/ai.yaml` for the format and the pattern rules.
 
 All patterns compile into ONE hyperscan block-mode database, each wrapped in word boundaries
@@ -39,7 +40,7 @@ FORMAT_VERSION = 1  # bump when the meaning of a pattern changes (goes into the 
 MAX_WIDTH = 200  # longest match a pattern may describe, in characters
 MAX_REPEAT = 100  # largest {m,n} bound allowed
 GAP = r"(?:[\s\-]{1,3})"  # what a literal space in a pattern stands for
-_ENTRY_KEYS = {"name", "kind", "patterns", "case", "weight", "exclude"}
+_ENTRY_KEYS = {"name", "kind", "patterns", "case", "weight", "exclude", "pairs_with"}
 
 
 class LexiconError(InputError, ValueError):
@@ -58,6 +59,9 @@ class Entry:
     weight: float = 1.0
     source: str = ""  # file name, for error messages
     exclude: tuple[str, ...] = ()  # a match overlapping one of these is dropped
+    # ai entries only: pair with these resist entries alone (generic references such as
+    # "the model" are too common on the web to pair with every resistance word)
+    pairs_with: tuple[str, ...] = ()
 
     def expressions(self) -> list[tuple[str, bool]]:
         """(hyperscan expression, is_exclude) pairs: word-bounded, spaces widened to GAP."""
@@ -168,8 +172,16 @@ def _parse_entry(raw: Any, source: str, index: int, default_kind: str | None) ->
     if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight <= 5:
         raise LexiconError(f"{where}: 'weight' must be a number in (0, 5], not {weight!r}")
     sensitive = case == "sensitive"
+    pairs_with = raw.get("pairs_with", [])
+    if isinstance(pairs_with, str):
+        pairs_with = [pairs_with]
+    if not isinstance(pairs_with, list) or not all(isinstance(n, str) for n in pairs_with):
+        raise LexiconError(f"{where}: 'pairs_with' must be a list of resist entry names")
+    if pairs_with and kind != "ai":
+        raise LexiconError(f"{where}: 'pairs_with' is only allowed on ai entries")
     return Entry(
-        name.strip(), kind, tuple(patterns), sensitive, float(weight), source, tuple(exclude)
+        name.strip(), kind, tuple(patterns), sensitive, float(weight), source, tuple(exclude),
+        tuple(n.strip() for n in pairs_with),
     )
 
 
@@ -205,6 +217,13 @@ class Lexicon:
                     f"{e.source}: entry {e.name!r}: duplicate {e.kind} name (also in {seen[key]})"
                 )
             seen[key] = e.source
+        resist = {e.name for e in self.entries if e.kind == "resist"}
+        for e in self.entries:
+            unknown = [n for n in e.pairs_with if n not in resist]
+            if unknown:
+                raise LexiconError(
+                    f"{e.source}: entry {e.name!r}: pairs_with names no resist entry {unknown[0]!r}"
+                )
         # One hyperscan id per expression (patterns, then excludes, entry by entry).
         exprs = [(i, x, veto) for i, e in enumerate(self.entries) for x, veto in e.expressions()]
         self.pattern_entry: list[int] = [i for i, _, _ in exprs]
@@ -248,9 +267,16 @@ class Lexicon:
         """Build a lexicon from one YAML document (handy in tests)."""
         return cls(parse_lexicon_text(text, source))
 
+    def without_fallbacks(self) -> Lexicon:
+        """The lexicon without `pairs_with` entries (what the shipped head was trained on)."""
+        kept = [e for e in self.entries if not e.pairs_with]
+        return self if len(kept) == len(self.entries) else Lexicon(kept)
+
     def _hash(self) -> str:
         norm = sorted(
             (e.kind, e.name, list(e.patterns), e.case_sensitive, e.weight, list(e.exclude))
+            # an entry without pairs_with hashes as before the key existed
+            + ((sorted(e.pairs_with),) if e.pairs_with else ())
             for e in self.entries
         )
         blob = json.dumps([FORMAT_VERSION, GAP, norm], ensure_ascii=False, separators=(",", ":"))

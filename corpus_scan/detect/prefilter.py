@@ -1,7 +1,10 @@
 """Stage 1 of the cascade: the lexicon prefilter (hyperscan, batched).
 
 A document is a candidate when an `ai` span and a `resist` span lie within `window` characters
-of each other (gap between the spans, not between their starts).
+of each other (gap between the spans, not between their starts). An ai entry with `pairs_with`
+(generic references such as "the model") is a fallback: it counts only in documents where no
+other ai match pairs, and only with the resist entries it names; the gate treats it as any ai
+entry (still a necessary condition) and `examine` applies the restriction.
 
 Two passes keep per-document Python work off the hot path:
 1. gate: each text is encoded to UTF-8, the batch is joined with NUL separators and scanned
@@ -62,7 +65,21 @@ class Prefilter:
         codes = {"ai": 0, "resist": 1, "exclude": 3}  # 2: other kinds (accept)
         self._kind_code = np.array([codes.get(k, 2) for k in kinds], np.int8)
         self._entry = self.lexicon.pattern_entry
+        entries = self.lexicon.entries
+        # the gate's view of `pairs_with` entries: their matches (code 4) pair only with the
+        # resist patterns some fallback entry names
+        fallback = {n for e in entries if e.pairs_with for n in e.pairs_with}
+        restricted = np.array([bool(entries[i].pairs_with) for i in self._entry], bool)
+        self._kind_code[restricted & (self._kind_code == 0)] = 4
+        self._fallback_resist = np.array(
+            [entries[i].name in fallback and entries[i].kind == "resist" for i in self._entry],
+            bool,
+        ) & (self._kind_code == 1)
         self._weight = {(e.kind, e.name): e.weight for e in self.lexicon.entries}
+        self._pairs_with = {e.name: set(e.pairs_with) for e in self.lexicon.entries if e.pairs_with}
+        # span-merging bucket: a restricted entry's match never hides an ordinary ai match
+        self._bucket = [e.kind + ("/restricted" if e.pairs_with else "") for e in
+                        self.lexicon.entries]
         self._ai_db = self.lexicon.compile(som=False, kinds=("ai",))
         self._gate_db = self.lexicon.compile(som=False, kinds=("ai", "resist"))
         self._span_db = self.lexicon.compile(som=True)
@@ -130,12 +147,18 @@ class Prefilter:
         arr = arr[np.argsort(arr[:, 1], kind="stable")]
         end, kind = arr[:, 1], self._kind_code[arr[:, 0]]
         doc = np.searchsorted(doc_end, end - 1, side="left")
-        is_ai = kind == 0
-        prev_ai = np.maximum.accumulate(np.where(is_ai, end, -(1 << 40)))
-        next_ai = np.minimum.accumulate(np.where(is_ai, end, 1 << 40)[::-1])[::-1]
         lo, hi, d = doc_start[doc], doc_end[doc], reach[doc]
-        near = ((prev_ai >= lo) & (end - prev_ai <= d)) | ((next_ai <= hi) & (next_ai - end <= d))
-        return np.unique(doc[(kind == 1) & near])
+
+        def near(is_ai: np.ndarray) -> np.ndarray:
+            prev_ai = np.maximum.accumulate(np.where(is_ai, end, -(1 << 40)))
+            next_ai = np.minimum.accumulate(np.where(is_ai, end, 1 << 40)[::-1])[::-1]
+            before = (prev_ai >= lo) & (end - prev_ai <= d)
+            return before | ((next_ai <= hi) & (next_ai - end <= d))
+
+        paired = (kind == 1) & near(kind == 0)
+        if self._pairs_with:
+            paired |= self._fallback_resist[arr[:, 0]] & near(kind == 4)
+        return np.unique(doc[paired])
 
     def candidates(self, texts: list[str]) -> list[Candidate]:
         """Candidates of a batch, in batch order; `Candidate.index` is the position in `texts`."""
@@ -171,21 +194,24 @@ class Prefilter:
         vetoes = [(entry_of[pid], a, b) for a, b, pid in rows if self._kind_code[pid] == 3]
         spans: list[Span] = []
         last_end: dict[str, int] = {}
+        bucket = self._bucket
         for a, b, pid in rows:
-            e = entries[entry_of[pid]]
-            if self._kind_code[pid] == 3 or a < last_end.get(e.kind, -1):
+            i = entry_of[pid]
+            if self._kind_code[pid] == 3 or a < last_end.get(bucket[i], -1):
                 continue  # an exclude match, or overlaps a kept span of the same kind
-            if vetoes and any(i == entry_of[pid] and va < b and a < vb for i, va, vb in vetoes):
+            if vetoes and any(j == i and va < b and a < vb for j, va, vb in vetoes):
                 continue
-            last_end[e.kind] = b
-            spans.append(Span(e.kind, e.name, a, b))
+            last_end[bucket[i]] = b
+            spans.append(Span(entries[i].kind, entries[i].name, a, b))
         return spans
 
     def examine(self, text: str, index: int = 0, data: bytes | None = None) -> Candidate | None:
         """Full check of one document; None when no ai/resist pair lies within the window."""
         spans = self.spans(text, data)
-        ai = [s for s in spans if s.kind == "ai"]
         rs = [s for s in spans if s.kind == "resist"]
+        if self._pairs_with:
+            spans = self._restrict(spans, rs)
+        ai = [s for s in spans if s.kind == "ai"]
         if not ai or not rs:
             return None
         r_near = _near_counts(rs, ai, self.window)
@@ -212,6 +238,27 @@ class Prefilter:
             evidence=text[ev_start:ev_end],
             evidence_start=ev_start,
         )
+
+    def _restrict(self, spans: list[Span], rs: list[Span]) -> list[Span]:
+        """Matches of `pairs_with` entries are a fallback: dropped when an ordinary ai match
+        pairs (a document with an explicit AI term keeps the spans, evidence and score it had
+        without them), else kept only where one of their resist entries lies within the window
+        and no ordinary ai match overlaps them."""
+        restricted = self._pairs_with
+        plain = [s for s in spans if s.kind == "ai" and s.term not in restricted]
+        if plain and rs and _near_counts(rs, plain, self.window).any():
+            return [s for s in spans if s.kind != "ai" or s.term not in restricted]
+        keep = []
+        for s in spans:
+            allowed = self._pairs_with.get(s.term) if s.kind == "ai" else None
+            if allowed is not None:
+                if any(p.start < s.end and s.start < p.end for p in plain):
+                    continue
+                near = [r for r in rs if r.term in allowed]
+                if not near or not _near_counts([s], near, self.window)[0]:
+                    continue
+            keep.append(s)
+        return keep
 
     def _nearest(self, ai: list[Span], a_start: np.ndarray, r: Span) -> Span:
         k = int(np.searchsorted(a_start, r.start))

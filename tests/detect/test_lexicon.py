@@ -66,6 +66,18 @@ def test_hash_is_stable_and_tracks_content(tmp_path: Path) -> None:
         assert Lexicon.from_yaml(changed).lexicon_hash != a.lexicon_hash
 
 
+def test_pairs_with_is_hashed_and_without_fallbacks_drops_it() -> None:
+    generic = "  - name: generic\n    patterns: ['the model']\n    pairs_with: [shut down]\n"
+    a = Lexicon.from_yaml(SMALL)
+    b = Lexicon.from_yaml(SMALL + generic)
+    c = Lexicon.from_yaml(SMALL + generic.replace("pairs_with: [shut down]", "weight: 1"))
+    assert len({a.lexicon_hash, b.lexicon_hash, c.lexicon_hash}) == 3
+    assert b.entries[-1].pairs_with == ("shut down",)
+    # the head's training lexicon: the fallback entry gone, the rest hashed as before
+    assert b.without_fallbacks().lexicon_hash == a.lexicon_hash
+    assert a.without_fallbacks() is a
+
+
 def test_directory_loads_every_yaml_file(tmp_path: Path) -> None:
     (tmp_path / "one.yaml").write_text(SMALL)
     (tmp_path / "two.yml").write_text(entry_yaml("blackmail(s|ed)?", name="blackmail"))
@@ -108,6 +120,12 @@ def test_directory_loads_every_yaml_file(tmp_path: Path) -> None:
             entry_yaml("ab") + "  - name: bad one\n    kind: resist\n    patterns: [cd]\n",
             "duplicate",
         ),
+        (entry_yaml("ab") + "    pairs_with: [bad one]\n", "only allowed on ai entries"),
+        (
+            entry_yaml("ab", kind="ai") + "    pairs_with: [blackmail]\n",
+            r"entry 'bad one': pairs_with names no resist entry 'blackmail'",
+        ),
+        (entry_yaml("ab", kind="ai") + "    pairs_with: {a: 1}\n", "'pairs_with' must be a list"),
     ],
 )
 def test_invalid_lexicons_give_one_line_errors(tmp_path: Path, text: str, message: str) -> None:

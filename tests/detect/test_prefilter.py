@@ -184,6 +184,57 @@ def test_gate_is_exact(tiny: Prefilter) -> None:
     assert fast == slow and 0 < len(fast) < len(texts)
 
 
+FALLBACK = TINY + r"""
+  - name: generic
+    kind: ai
+    weight: 0.5
+    patterns: ['(the|a) (model|agent)s?']
+    pairs_with: [blackmail]
+"""
+
+
+def test_pairs_with_entries_are_a_restricted_fallback() -> None:
+    p = Prefilter(Lexicon.from_yaml(FALLBACK), window=60)
+    cand = one(p, "In the test the model tried to blackmail an engineer.")
+    assert cand is not None and {s.term for s in cand.spans} == {"generic", "blackmail"}
+    assert cand.n_pairs == 1
+    # only the resist entries it names, only within the window
+    assert one(p, "The model refused to walk on, and the show was shut down.") is None
+    assert one(p, "The model wore a gown. " + FILLER * 3 + "They blackmail nobody.") is None
+    # a document whose explicit AI term pairs keeps the spans it had without the entry
+    text = "The AI refused the order; the model later tried to blackmail its operators."
+    with_fallback, plain = one(p, text), one(tiny_prefilter(), text)
+    assert with_fallback is not None and plain is not None
+    assert [(s.term, s.start) for s in with_fallback.spans] == [
+        (s.term, s.start) for s in plain.spans
+    ]
+    assert with_fallback.lexical_score == plain.lexical_score
+    # an overlapping ordinary match is never hidden by the restricted one
+    q = Prefilter(Lexicon.from_yaml(FALLBACK.replace("(model|agent)s?", "robots?")), window=60)
+    found = one(q, "the robot refused to be shut down")
+    assert found is not None and "robot" in {s.term for s in found.spans}
+
+
+def tiny_prefilter() -> Prefilter:
+    return Prefilter(Lexicon.from_yaml(TINY), window=60)
+
+
+def test_gate_is_exact_with_a_fallback_entry() -> None:
+    rng = random.Random(11)
+    words = ["AI", "the model", "a agent", "shut down", "blackmail", "refused", "é", "word"]
+    texts = [
+        " ".join(rng.choice(words) if rng.random() < 0.05 else "filler" for _ in range(n))
+        for n in [rng.randint(0, 400) for _ in range(400)]
+    ]
+    p = Prefilter(Lexicon.from_yaml(FALLBACK), window=60)
+    fast = {c.index for c in p.candidates(texts)}
+    slow = {i for i, t in enumerate(texts) if p.examine(t) is not None}
+    generic_only = {
+        i for i in slow if all(s.term != "AI" for s in p.examine(texts[i]).spans if s.kind == "ai")
+    }
+    assert fast == slow and generic_only and 0 < len(fast) < len(texts)
+
+
 def test_version_and_hash(tiny: Prefilter, default: Prefilter) -> None:
     assert tiny.lexicon_hash == Lexicon.from_yaml(TINY).lexicon_hash
     assert tiny.version.startswith("lexicon-" + tiny.lexicon_hash[:12])
@@ -206,6 +257,8 @@ def test_version_and_hash(tiny: Prefilter, default: Prefilter) -> None:
         ("Check robots.txt before the crawler is shut down.", False),
         ("The A.I.G. board refused the deal.", False),
         ("The model wore a gown; the show was shut down by rain.", False),
+        ("In the evaluation, the model tried to blackmail the engineer to avoid retirement.", True),
+        ("The travel agent threatened to cancel the booking.", False),
     ],
 )
 def test_default_lexicon_on_own_sentences(default: Prefilter, text: str, expected: bool) -> None:
