@@ -170,20 +170,6 @@ def test_batch_indices_and_odd_texts(tiny: Prefilter) -> None:
     assert tiny.candidates([]) == []
 
 
-def test_gate_is_exact(tiny: Prefilter) -> None:
-    """Batching plus the byte-level gate finds exactly what a per-text full check finds."""
-    rng = random.Random(7)
-    words = ["AI", "robot", "shut down", "blackmail", "refused", "é", "😀", "word", "x" * 30]
-    texts = [
-        " ".join(rng.choice(words) if rng.random() < 0.05 else "filler" for _ in range(n))
-        for n in [rng.randint(0, 400) for _ in range(300)]
-    ]
-    p = Prefilter(Lexicon.from_yaml(TINY), window=60)
-    fast = {c.index for c in p.candidates(texts)}
-    slow = {i for i, t in enumerate(texts) if p.examine(t) is not None}
-    assert fast == slow and 0 < len(fast) < len(texts)
-
-
 FALLBACK = TINY + r"""
   - name: generic
     kind: ai
@@ -219,20 +205,31 @@ def tiny_prefilter() -> Prefilter:
     return Prefilter(Lexicon.from_yaml(TINY), window=60)
 
 
-def test_gate_is_exact_with_a_fallback_entry() -> None:
-    rng = random.Random(11)
-    words = ["AI", "the model", "a agent", "shut down", "blackmail", "refused", "é", "word"]
+@pytest.mark.parametrize(
+    ("yaml_text", "words", "seed"),
+    [
+        (TINY, ["AI", "robot", "shut down", "blackmail", "refused", "é", "😀", "x" * 30], 7),
+        (FALLBACK, ["AI", "the model", "a agent", "shut down", "blackmail", "refused", "é"], 11),
+    ],
+    ids=["plain", "with-fallback-entry"],
+)
+def test_gate_is_exact(yaml_text: str, words: list[str], seed: int) -> None:
+    """Batching plus the byte-level gate finds exactly what a per-text full check finds (with a
+    `pairs_with` entry too: the gate pairs its matches with the named resist patterns only)."""
+    rng = random.Random(seed)
     texts = [
         " ".join(rng.choice(words) if rng.random() < 0.05 else "filler" for _ in range(n))
         for n in [rng.randint(0, 400) for _ in range(400)]
     ]
-    p = Prefilter(Lexicon.from_yaml(FALLBACK), window=60)
+    p = Prefilter(Lexicon.from_yaml(yaml_text), window=60)
     fast = {c.index for c in p.candidates(texts)}
     slow = {i for i, t in enumerate(texts) if p.examine(t) is not None}
-    generic_only = {
-        i for i in slow if all(s.term != "AI" for s in p.examine(texts[i]).spans if s.kind == "ai")
-    }
-    assert fast == slow and generic_only and 0 < len(fast) < len(texts)
+    assert fast == slow and 0 < len(fast) < len(texts)
+    if yaml_text is FALLBACK:  # some candidates exist through the fallback alone
+        assert any(
+            all(s.term == "generic" for s in p.examine(texts[i]).spans if s.kind == "ai")
+            for i in slow
+        )
 
 
 def test_version_and_hash(tiny: Prefilter, default: Prefilter) -> None:
