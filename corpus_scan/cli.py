@@ -390,7 +390,7 @@ def build_models(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="rebuild existing models")] = False,
 ) -> None:
     """Build the static model and the int8 MiniLM from the packaged MiniLM (else on first use)."""
-    from corpus_scan.training.build_models import build_models as run_build
+    from corpus_scan.local_models.build_models import build_models as run_build
 
     for name, folder in run_build(cache, rebuild=rebuild).items():
         print(f"{name}: {folder}")

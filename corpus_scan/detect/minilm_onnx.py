@@ -1,4 +1,4 @@
-"""The int8 MiniLM (`training.quantize`) run by onnxruntime: the default CPU backend of the
+"""The int8 MiniLM (`local_models.quantize`) run by onnxruntime: the default CPU backend of the
 MiniLM tier, ~3x the float32 numpy forward pass per core.
 
 Each text runs alone (batch of one, no padding): dynamic quantization picks its activation

@@ -133,11 +133,11 @@ class CascadeScorer:
         """Build what the first scan on a machine lacks (the static model, the int8 MiniLM) now,
         in the scanning process, before workers start: they would otherwise all build it."""
         if self.mode in ("cascade", "static"):
-            from corpus_scan.training.distill import ensure_static_model
+            from corpus_scan.local_models.distill import ensure_static_model
 
             ensure_static_model()
         if self.mode in ("cascade", "minilm") and self._minilm_backend == "int8":
-            from corpus_scan.training.quantize import ensure_minilm_int8
+            from corpus_scan.local_models.quantize import ensure_minilm_int8
 
             ensure_minilm_int8()
 

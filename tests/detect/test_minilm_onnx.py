@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def int8_dir() -> Path:
-    from corpus_scan.training.quantize import ensure_minilm_int8
+    from corpus_scan.local_models.quantize import ensure_minilm_int8
 
     return ensure_minilm_int8()
 
@@ -51,7 +51,7 @@ def test_a_text_gets_the_same_vector_whatever_its_neighbours(int8_dir: Path) -> 
 
 
 def test_rebuild_gives_the_same_model(int8_dir: Path, tmp_path: Path) -> None:
-    from corpus_scan.training.quantize import build_minilm_int8
+    from corpus_scan.local_models.quantize import build_minilm_int8
 
     again = build_minilm_int8(tmp_path / "int8")
     cached = json.loads((int8_dir / "meta.json").read_text())
@@ -94,7 +94,7 @@ def test_build_models_returns_both_model_folders(int8_dir: Path) -> None:
     from typer.testing import CliRunner
 
     from corpus_scan.cli import app
-    from corpus_scan.training.build_models import build_models
+    from corpus_scan.local_models.build_models import build_models
 
     got = build_models()
     assert got["minilm-int8"] == int8_dir

@@ -23,7 +23,7 @@ def test_static_embedder_equals_model2vec() -> None:
     from tokenizers import Tokenizer
 
     from corpus_scan.detect.embed import StaticEmbedder
-    from corpus_scan.training.distill import static_model_dir
+    from corpus_scan.local_models.distill import static_model_dir
 
     ours = StaticEmbedder()
     path = static_model_dir()

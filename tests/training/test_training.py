@@ -51,7 +51,7 @@ def test_threshold_and_band() -> None:
 @pytest.mark.slow
 def test_static_model_distils_offline(tmp_path: Path) -> None:
     from corpus_scan.detect.embed import StaticEmbedder
-    from corpus_scan.training.distill import build_static_model
+    from corpus_scan.local_models.distill import build_static_model
 
     build_static_model(tmp_path / "m2v")
     emb = StaticEmbedder(tmp_path / "m2v")
@@ -135,7 +135,7 @@ def test_concurrent_static_model_builders_wait_for_one_build(
     queue on a file lock, and one build writes every file atomically, meta.json last."""
     import threading
 
-    from corpus_scan.training import distill
+    from corpus_scan.local_models import distill
 
     builds: list[int] = []
 

@@ -7,7 +7,7 @@ mean-pooled, Zipf/SIF-weighted, PCA-reduced (deterministic eigendecomposition wi
 sign convention) and saved as `vectors.npy` + `tokenizer.json`. `embed.StaticEmbedder` wraps
 the result in `model2vec.StaticModel` for inference. Nothing is downloaded.
 
-Rebuild: `python -m corpus_scan.training.distill [OUT_DIR]` or `build_static_model(out_dir)`.
+Rebuild: `python -m corpus_scan.local_models.distill [OUT_DIR]` or `build_static_model(out_dir)`.
 """
 
 from __future__ import annotations

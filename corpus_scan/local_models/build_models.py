@@ -14,12 +14,12 @@ from pathlib import Path
 def build_models(cache: str | Path | None = None, rebuild: bool = False) -> dict[str, Path]:
     """{"static": folder, "minilm-int8": folder} after building what is missing."""
     from corpus_scan.local_models import cache_dir
-    from corpus_scan.training.distill import (
+    from corpus_scan.local_models.distill import (
         DISTILL_VERSION,
         build_static_model,
         ensure_static_model,
     )
-    from corpus_scan.training.quantize import (
+    from corpus_scan.local_models.quantize import (
         QUANT_VERSION,
         build_minilm_int8,
         ensure_minilm_int8,

@@ -9,7 +9,7 @@ see the same numbers. The file (~59 MB: the word-embedding table stays float32) 
 shipped: it is built from the packaged MiniLM on first use (~13 s) and cached beside the
 static model.
 
-Rebuild: `python -m corpus_scan.training.quantize [OUT_DIR]` or `build_minilm_int8(out_dir)`.
+Rebuild: `python -m corpus_scan.local_models.quantize [OUT_DIR]` or `build_minilm_int8(out_dir)`.
 """
 
 from __future__ import annotations
