@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-import platform
 import re
 import re._constants as sre_c
 import re._parser as sre_parse
@@ -29,7 +28,7 @@ import hyperscan
 import yaml
 
 import corpus_scan
-from corpus_scan.atomic import write_atomic
+from corpus_scan.detect.lexicon_cache import DbCache, parsed_cache_path, write_cache
 from corpus_scan.documents import InputError
 
 # The editable lists live at the repository root (`lexicons/`); the package carries a link to
@@ -247,7 +246,7 @@ class Lexicon:
         if not files:
             raise LexiconError(f"{path}: no *.yaml lexicon files")
         texts = [(f.name, f.read_text(encoding="utf-8")) for f in files]
-        cache = _parsed_cache_path(texts)
+        cache = parsed_cache_path(texts, Path(__file__))
         try:
             with open(cache, "rb") as fh:
                 cached = pickle.load(fh)
@@ -259,7 +258,7 @@ class Lexicon:
         for name, text in texts:
             entries += parse_lexicon_text(text, source=name)
         lexicon = cls(entries)
-        _write_atomic(cache, pickle.dumps(lexicon, protocol=pickle.HIGHEST_PROTOCOL))
+        write_cache(cache, pickle.dumps(lexicon, protocol=pickle.HIGHEST_PROTOCOL))
         return lexicon
 
     @classmethod
@@ -288,7 +287,8 @@ class Lexicon:
         `kinds` keeps only the patterns of entries of those kinds, without their `exclude`
         patterns (a necessary-condition gate needs no vetoes); ids stay the full lexicon's.
         Compiling takes ~0.4 s per database, paid by every worker process; the serialized
-        database is cached (see `_DbCache`) so later processes load it in under a millisecond.
+        database is cached (`lexicon_cache.DbCache`), so later processes load it in under a
+        millisecond.
         """
         ids = [
             pid
@@ -305,7 +305,7 @@ class Lexicon:
             f = hyperscan.HS_FLAG_UTF8 | (hyperscan.HS_FLAG_SOM_LEFTMOST if som else 0)
             case_sensitive = self.entries[self.pattern_entry[pid]].case_sensitive
             flags.append(f if case_sensitive else f | hyperscan.HS_FLAG_CASELESS)
-        cached = _DbCache(exprs, flags, ids)
+        cached = DbCache(exprs, flags, ids)
         db = cached.load()
         if db is not None:
             return db
@@ -339,64 +339,6 @@ class Lexicon:
             "exclude" if veto else self.entries[i].kind
             for i, veto in zip(self.pattern_entry, self.pattern_is_exclude, strict=True)
         ]
-
-
-class _DbCache:
-    """A compiled database on disk, keyed by everything that shapes it (patterns, flags,
-    hyperscan version, CPU). Any failure to read or write the cache only means compiling."""
-
-    def __init__(self, exprs: list[bytes], flags: list[int], ids: list[int]) -> None:
-        key = hashlib.sha256()
-        for x, f, pid in zip(exprs, flags, ids, strict=True):
-            key.update(x + b"\0" + f"{f}:{pid}".encode() + b"\n")
-        key.update(f"{getattr(hyperscan, '__version__', '?')}|{_cpu_signature()}".encode())
-        from corpus_scan.local_models import cache_dir
-
-        self.path = cache_dir() / "hyperscan" / f"{key.hexdigest()[:32]}.hsdb"
-
-    def load(self) -> hyperscan.Database | None:
-        try:
-            db = hyperscan.loadb(self.path.read_bytes(), hyperscan.HS_MODE_BLOCK)
-            db.scratch = hyperscan.Scratch(db)  # as after compile(): scan() works without one
-        except (OSError, hyperscan.error):
-            return None
-        return db
-
-    def store(self, db: hyperscan.Database) -> None:
-        _write_atomic(self.path, hyperscan.dumpb(db))
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Best effort (a cache): written atomically, and a failure only means no cache."""
-    try:
-        write_atomic(path, data)
-    except OSError:
-        pass
-
-
-def _parsed_cache_path(texts: list[tuple[str, str]]) -> Path:
-    """Where a parsed lexicon is cached (parsing and validating the YAML takes ~60 ms, on
-    every process start): keyed by the files and by this module's own source."""
-    from corpus_scan.local_models import cache_dir
-
-    key = hashlib.sha256(Path(__file__).read_bytes())
-    for name, text in texts:
-        key.update(f"\0{name}\0{text}".encode())
-    return cache_dir() / "lexicons" / f"{key.hexdigest()[:32]}.pickle"
-
-
-def _cpu_signature() -> str:
-    """Serialized databases are built for the compiling CPU's instruction set."""
-    flags = ""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = line
-                    break
-    except OSError:
-        pass
-    return platform.machine() + hashlib.sha256(flags.encode()).hexdigest()[:16]
 
 
 def load_lexicon(path: str | Path | None = None) -> Lexicon:
