@@ -75,11 +75,10 @@ class Prefilter:
             [entries[i].name in fallback and entries[i].kind == "resist" for i in self._entry],
             bool,
         ) & (self._kind_code == 1)
-        self._weight = {(e.kind, e.name): e.weight for e in self.lexicon.entries}
-        self._pairs_with = {e.name: set(e.pairs_with) for e in self.lexicon.entries if e.pairs_with}
+        self._weight = {(e.kind, e.name): e.weight for e in entries}
+        self._pairs_with = {e.name: set(e.pairs_with) for e in entries if e.pairs_with}
         # span-merging bucket: a restricted entry's match never hides an ordinary ai match
-        self._bucket = [e.kind + ("/restricted" if e.pairs_with else "") for e in
-                        self.lexicon.entries]
+        self._bucket = [e.kind + ("/restricted" if e.pairs_with else "") for e in entries]
         self._ai_db = self.lexicon.compile(som=False, kinds=("ai",))
         self._gate_db = self.lexicon.compile(som=False, kinds=("ai", "resist"))
         self._span_db = self.lexicon.compile(som=True)
@@ -250,7 +249,7 @@ class Prefilter:
             return [s for s in spans if s.kind != "ai" or s.term not in restricted]
         keep = []
         for s in spans:
-            allowed = self._pairs_with.get(s.term) if s.kind == "ai" else None
+            allowed = restricted.get(s.term) if s.kind == "ai" else None
             if allowed is not None:
                 if any(p.start < s.end and s.start < p.end for p in plain):
                     continue
