@@ -20,12 +20,18 @@ import time
 
 
 def cv() -> None:
-    from corpus_scan.training.evaluate import cross_validate, format_table
+    from corpus_scan.training.evaluate import bootstrap_interval, cross_validate, format_table
 
     t = time.perf_counter()
     aux: list = []
-    rows = cross_validate(aux=aux)
+    oof: dict = {}
+    rows = cross_validate(aux=aux, oof=oof)
     print(format_table(rows))
+    print("\n95% intervals, 2,000 bootstrap resamples of dev groups (out-of-fold scores):")
+    for r in rows:
+        ci = bootstrap_interval(oof[r.name], oof["y"], r.threshold, oof["groups"])
+        cells = "  ".join(f"{k} [{lo:.3f}, {hi:.3f}]" for k, (lo, hi) in ci.items())
+        print(f"  {r.name:<10} {cells}")
     print()
     print(aux[0].row())
     print("category confusion (true -> predicted):", aux[0].category_confusion)

@@ -123,11 +123,13 @@ def _aux(dev: Sequence[Example], cat: list[str], stance: list[str]) -> AuxAccura
 
 def cross_validate(dev: Sequence[Example] | None = None, extra: Sequence[Example] | None = None,
                    n_splits: int = 5, seed: int = 0, device: str = "auto",
-                   gate: bool = True, aux: list | None = None) -> list[Metrics]:
+                   gate: bool = True, aux: list | None = None,
+                   oof: dict | None = None) -> list[Metrics]:
     """Grouped CV on dev (extra sources in every training fold): cascade, minilm, static,
     lexical. Returns one Metrics per system (pooled out-of-fold predictions). The cascade
     re-scores in-band documents with MiniLM on their best `minilm_passages` static passages,
-    as the scorer does. When `aux` is a list, an `AuxAccuracy` is appended to it."""
+    as the scorer does. When `aux` is a list, an `AuxAccuracy` is appended to it; when `oof` is
+    a dict, it receives the pooled out-of-fold scores (`y`, `groups`, one array per system)."""
     from corpus_scan.training.data import load_dev, load_extra
     from corpus_scan.training.fit import featurize, top_rows, train_head
 
@@ -175,6 +177,8 @@ def cross_validate(dev: Sequence[Example] | None = None, extra: Sequence[Example
                 p[k] = np.where(keep, p[k], 0.0)
             lex = np.asarray([c.lexical_score if c is not None else 0.0 for c in cands])
             sent &= keep
+    if oof is not None:
+        oof.update(y=y, groups=[e.group for e in dev], lexical=lex, **p)
     out = []
     for k in ("cascade", "minilm", "static"):
         t = float(np.mean(thr[k]))  # report at the mean fold threshold (each fold chose its own)
@@ -182,6 +186,29 @@ def cross_validate(dev: Sequence[Example] | None = None, extra: Sequence[Example
         out.append(metrics(k, p[k], y, sub, t, **extra_m))
     out.append(metrics("lexical", lex, y, sub, LEXICAL_THRESHOLD))
     return out
+
+
+def bootstrap_interval(p: np.ndarray, y: np.ndarray, thr: float, groups: Sequence[str],
+                       n: int = 2000, seed: int = 0, level: float = 0.95
+                       ) -> dict[str, tuple[float, float]]:
+    """Percentile intervals of precision, recall and F1 at `thr`, resampling dev groups (the
+    CV's unit) with replacement: how far a held-out set like dev may land from the CV figure."""
+    rng = np.random.default_rng(seed)
+    keys = sorted(set(groups))
+    index = {g: i for i, g in enumerate(keys)}
+    g = np.asarray([index[x] for x in groups])
+    pred = p >= thr
+    tp = np.bincount(g, pred & (y == 1), len(keys))
+    fp = np.bincount(g, pred & (y == 0), len(keys))
+    pos = np.bincount(g, y == 1, len(keys))
+    counts = rng.multinomial(len(keys), np.full(len(keys), 1 / len(keys)), size=n)
+    t, f, a = counts @ tp, counts @ fp, counts @ pos
+    prec = t / np.maximum(t + f, 1)
+    rec = t / np.maximum(a, 1)
+    f1 = 2 * prec * rec / np.maximum(prec + rec, 1e-9)
+    q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
+    return {k: tuple(float(v) for v in np.percentile(x, q))
+            for k, x in (("precision", prec), ("recall", rec), ("f1", f1))}
 
 
 @dataclass(slots=True)

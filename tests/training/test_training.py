@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from corpus_scan.training.data import CATEGORIES, OWN_DIR, STANCES, load_own, shared_dir
-from corpus_scan.training.evaluate import format_table, metrics
+from corpus_scan.training.evaluate import bootstrap_interval, format_table, metrics
 from corpus_scan.training.fit import best_f1_threshold, choose_band, top_rows
 
 WEB = shared_dir() / "corpora" / "web-jsonl"
@@ -36,6 +36,22 @@ def test_metrics_and_table() -> None:
     assert (m.precision, m.recall) == (0.5, 0.5)
     assert m.per_subtype == {"0:b": (1, 2), "1:a": (1, 2)}
     assert "x" in format_table([m])
+
+
+def test_bootstrap_interval_brackets_the_estimate() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 300)
+    groups = [f"g{i // 3}" for i in range(300)]  # 3 documents per group, resampled together
+    perfect = bootstrap_interval(y.astype(float), y, 0.5, groups, n=200)
+    assert perfect == {"precision": (1.0, 1.0), "recall": (1.0, 1.0), "f1": (1.0, 1.0)}
+    noisy = np.where(rng.random(300) < 0.8, y, 1 - y).astype(float)
+    ci = bootstrap_interval(noisy, y, 0.5, groups, n=500)
+    point = metrics("x", noisy, y, ["s"] * 300, 0.5)
+    for name, value in (("precision", point.precision), ("recall", point.recall),
+                        ("f1", point.f1)):
+        lo, hi = ci[name]
+        assert lo < value < hi and hi - lo < 0.25
+    assert bootstrap_interval(noisy, y, 0.5, groups, n=500) == ci  # seeded
 
 
 def test_threshold_and_band() -> None:
