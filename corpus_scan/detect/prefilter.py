@@ -71,10 +71,8 @@ class Prefilter:
         fallback = {n for e in entries if e.pairs_with for n in e.pairs_with}
         restricted = np.array([bool(entries[i].pairs_with) for i in self._entry], bool)
         self._kind_code[restricted & (self._kind_code == 0)] = 4
-        self._fallback_resist = np.array(
-            [entries[i].name in fallback and entries[i].kind == "resist" for i in self._entry],
-            bool,
-        ) & (self._kind_code == 1)
+        named = np.array([entries[i].name in fallback for i in self._entry], bool)
+        self._fallback_resist = named & (self._kind_code == 1)  # resist patterns, not excludes
         self._weight = {(e.kind, e.name): e.weight for e in entries}
         self._pairs_with = {e.name: set(e.pairs_with) for e in entries if e.pairs_with}
         # span-merging bucket: a restricted entry's match never hides an ordinary ai match

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -92,16 +94,26 @@ class Store:
                 check_schema(self.con, self.path)
         # one transaction: a scan killed while creating the file leaves no half-made schema
         # (an empty meta table would read as "schema version None" on the next run)
-        self.con.execute("BEGIN TRANSACTION")
-        try:
+        with self._transaction() as con:
             for stmt in DDL:
-                self.con.execute(stmt)
-            self.con.execute(
+                con.execute(stmt)
+            con.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
             )
-            self.con.execute("COMMIT")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All of the block's writes or none of them."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+            con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:  # a failed COMMIT (disk full) has already ended the transaction
+                pass
             raise
 
     def _interrupted_creation(self, tables: set[str]) -> bool:
@@ -164,14 +176,13 @@ class Store:
         )
 
     def record_skipped(self, run_id: int, skipped: list[Skipped]) -> None:
-        self.con.execute("BEGIN")
-        self.con.execute("DELETE FROM skipped_inputs WHERE run_id = ?", [run_id])
-        if skipped:
-            self.con.executemany(
-                "INSERT INTO skipped_inputs VALUES (?, ?, ?)",
-                [(run_id, s.path, s.reason) for s in skipped],
-            )
-        self.con.execute("COMMIT")
+        with self._transaction() as con:
+            con.execute("DELETE FROM skipped_inputs WHERE run_id = ?", [run_id])
+            if skipped:
+                con.executemany(
+                    "INSERT INTO skipped_inputs VALUES (?, ?, ?)",
+                    [(run_id, s.path, s.reason) for s in skipped],
+                )
 
     # shards -------------------------------------------------------------------------------
     def finished_shards(self, run_id: int) -> set[int]:
@@ -185,9 +196,7 @@ class Store:
     def commit_shard(self, run_id: int, result: ShardResult) -> None:
         """Replace whatever an earlier attempt left for this shard, all in one transaction."""
         key = [run_id, result.shard_id]
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with self._transaction() as con:
             for table in ("candidates", "passages", "bad_records", "shards"):
                 con.execute(f"DELETE FROM {table} WHERE run_id = ? AND shard_id = ?", key)
             for table, cols in (
@@ -220,13 +229,6 @@ class Store:
                     round(result.finished_at - result.started_at, 6),
                 ],
             )
-            con.execute("COMMIT")
-        except BaseException:
-            try:
-                con.execute("ROLLBACK")
-            except duckdb.Error:  # a failed COMMIT (disk full) has already ended the transaction
-                pass
-            raise
 
     def _insert_columns(self, table: str, run_id: int, cols: dict[str, list]) -> None:
         """Insert parallel Python lists as rows, each list one parameter unnested in DuckDB.
