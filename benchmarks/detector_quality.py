@@ -1,9 +1,11 @@
 """Detector quality: grouped 5-fold CV on dev.jsonl (extra training sources in every training
-fold) for cascade / minilm / static / lexical, category/stance accuracy, and the natural-balance
+fold) for cascade / minilm / static / lexical, category/stance accuracy, the same CV repeated
+over several fold splits (mean and spread: the figure to quote), and the natural-balance
 web check (flag count + flagged ids), plus tier speeds.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/detector_quality.py          # CV + web (all)
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/detector_quality.py --cv     # CV table only
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/detector_quality.py --cv     # CV tables only
+    ... detector_quality.py --cv --seeds 8   # the repeated CV over 8 fold splits (default 5)
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/detector_quality.py --web    # web flags only
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/detector_quality.py --speed  # windows/s
 
@@ -19,8 +21,13 @@ import argparse
 import time
 
 
-def cv() -> None:
-    from corpus_scan.training.evaluate import bootstrap_interval, cross_validate, format_table
+def cv(seeds: int = 5) -> None:
+    from corpus_scan.training.evaluate import (
+        bootstrap_interval,
+        cross_validate,
+        format_table,
+        repeated_cv,
+    )
 
     t = time.perf_counter()
     aux: list = []
@@ -36,6 +43,11 @@ def cv() -> None:
     print(aux[0].row())
     print("category confusion (true -> predicted):", aux[0].category_confusion)
     print(f"\n(CV {time.perf_counter() - t:.0f} s)")
+    if seeds > 1:
+        t = time.perf_counter()
+        print("\nThe same CV over other fold splits (seed 0 is the split above):")
+        print(repeated_cv(range(seeds)).table())
+        print(f"\n(repeated CV {time.perf_counter() - t:.0f} s)")
 
 
 def _print_web(title: str, result: tuple) -> None:
@@ -79,10 +91,12 @@ if __name__ == "__main__":
     ap.add_argument("--cv", action="store_true")
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--web", action="store_true")
+    ap.add_argument("--seeds", type=int, default=5,
+                    help="fold splits of the repeated CV (1 = the single split only)")
     a = ap.parse_args()
     if a.speed:
         speed()
     if a.cv or not (a.speed or a.web):
-        cv()
+        cv(a.seeds)
     if a.web or not (a.speed or a.cv):
         web()

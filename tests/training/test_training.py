@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from corpus_scan.training.data import CATEGORIES, OWN_DIR, STANCES, load_own, shared_dir
+from corpus_scan.training import evaluate
+from corpus_scan.training.data import CATEGORIES, OWN_DIR, STANCES, Example, load_own, shared_dir
 from corpus_scan.training.evaluate import bootstrap_interval, format_table, metrics
 from corpus_scan.training.fit import best_f1_threshold, choose_band, top_rows
 
@@ -52,6 +53,30 @@ def test_bootstrap_interval_brackets_the_estimate() -> None:
         lo, hi = ci[name]
         assert lo < value < hi and hi - lo < 0.25
     assert bootstrap_interval(noisy, y, 0.5, groups, n=500) == ci  # seeded
+
+
+def test_repeated_cv_pools_every_split_and_splits_by_ambiguity(monkeypatch) -> None:
+    dev = [Example(f"d{i}", "t", i % 2, "dev", f"g{i}", "s", extra={"ambiguous": i < 4})
+           for i in range(10)]
+    y = np.array([e.label for e in dev])
+    seen = []
+
+    def fake_cv(dev_, extra_, seed, device, oof):  # seed 0 errs on an unambiguous item only
+        seen.append(seed)
+        p = y.astype(float)
+        if seed == 0:
+            p[9] = 0.0
+        oof.update(y=y, cascade=p)
+        return [metrics("cascade", p, y, ["s"] * 10, 0.5)]
+
+    monkeypatch.setattr(evaluate, "cross_validate", fake_cv)
+    rep = evaluate.repeated_cv([0, 1, 2], dev=dev, extra=[])
+    assert seen == [0, 1, 2]
+    f1 = rep.runs["cascade"][:, 2]
+    assert f1[0] < 1.0 and list(f1[1:]) == [1.0, 1.0]
+    assert list(rep.subsets["ambiguous items (4)"]) == [1.0, 1.0, 1.0]
+    assert rep.subsets["unambiguous items (6)"][0] < 1.0
+    assert "mean (sd) over 3 fold splits" in rep.table()
 
 
 def test_threshold_and_band() -> None:
