@@ -14,6 +14,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from corpus_scan import cli_detector
+from corpus_scan.cli_common import DbOption, console, err
+from corpus_scan.cli_common import fail as _fail
+from corpus_scan.cli_common import fields as _fields
 from corpus_scan.documents import DEFAULT_TEXT_FIELDS, DEFAULT_URL_FIELDS, InputError, ReadOptions
 
 app = typer.Typer(
@@ -21,20 +25,6 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Measure and filter the 'AI resists shutdown' narrative in training corpora.",
 )
-# Piped output (docs, files) keeps long rows instead of wrapping at 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 240)
-err = Console(stderr=True)
-
-DbOption = Annotated[Path, typer.Option("--db", help="DuckDB scan database")]
-
-
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _fields(value: str) -> tuple[str, ...]:
-    return tuple(f.strip() for f in value.split(",") if f.strip())
 
 
 @app.command()
@@ -304,96 +294,10 @@ def report(
         err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
     console.print(result.message, highlight=False, soft_wrap=True)
 
-
-@app.command("eval")
-def eval_(
-    path: Annotated[Path, typer.Argument(help="labeled JSONL file")],
-    text_field: Annotated[str, typer.Option(help="text field")] = "text",
-    label_field: Annotated[str, typer.Option(help="label field (1/0 or true/false)")] = "label",
-    detector: Annotated[str, typer.Option(help="cascade | minilm | static | lexical")] = "cascade",
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
-) -> None:
-    """Score a labeled JSONL file: precision, recall, F1, PR-AUC, per-subtype recall, and the
-    keyword baseline beside them."""
-    from corpus_scan.detect.scorer import load_scorer
-    from corpus_scan.training.evaluate import evaluate
-
-    if not path.exists():
-        _fail(f"{path}: no such file")
-    try:
-        report = evaluate(
-            path,
-            text_field=text_field,
-            label_field=label_field,
-            scorer=load_scorer(detector, device=device),
-        )
-    except (InputError, ValueError, KeyError) as exc:
-        _fail(f"{path}: {exc}")
-    print(
-        f"{report.path}: {report.scorer.n} documents, {report.scorer.n_pos} positive, "
-        f"{report.n_candidates} prefilter candidates"
-    )
-    print(report.table())
-    if _is_training_data(path, text_field, label_field):
-        err.print(
-            "[yellow]note:[/yellow] this file is the labeled set the shipped head was trained "
-            "on, so these figures are in-sample; cross-validated figures: "
-            "python benchmarks/detector_quality.py --cv",
-            highlight=False,
-            soft_wrap=True,
-        )
-
-
-def _is_training_data(path: Path, text_field: str, label_field: str) -> bool:
-    """True when `path` holds exactly the dev examples recorded in the shipped head."""
-    import hashlib
-
-    from corpus_scan.detect.classify import load_head
-    from corpus_scan.training.evaluate import read_labeled
-
-    recorded = load_head().manifest.get("training_data_sha256", {}).get("dev")
-    digest = hashlib.sha256()
-    for e in sorted(read_labeled(path, text_field, label_field), key=lambda e: e.id):
-        digest.update(f"{e.id}\t{e.label}\t{e.text}\n".encode())
-    return recorded == digest.hexdigest()[:16]
-
-
-@app.command()
-def train(
-    out_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--out", help="where head.npz/head.json go (default: the package's models folder)"
-        ),
-    ] = None,
-    dev: Annotated[
-        Path | None, typer.Option(help="labeled dev JSONL (default ../shared/labeled/dev.jsonl)")
-    ] = None,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
-) -> None:
-    """Reproduce the shipped classifier head from the training inputs."""
-    from corpus_scan.training.fit import train as run_train
-
-    try:
-        written = run_train(out_dir, dev_path=dev, device=device)
-    except (InputError, FileNotFoundError) as exc:
-        _fail(str(exc))
-    print(f"head written to {written}")
-
-
-@app.command("build-models")
-def build_models(
-    cache: Annotated[
-        Path | None,
-        typer.Option("--cache", help="default: $CORPUS_SCAN_CACHE or ~/.cache/corpus-scan"),
-    ] = None,
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="rebuild existing models")] = False,
-) -> None:
-    """Build the static model and the int8 MiniLM from the packaged MiniLM (else on first use)."""
-    from corpus_scan.local_models.build_models import build_models as run_build
-
-    for name, folder in run_build(cache, rebuild=rebuild).items():
-        print(f"{name}: {folder}")
+# The detector's commands (eval, train, build-models) live in cli_detector.py.
+app.command("eval")(cli_detector.eval_)
+app.command()(cli_detector.train)
+app.command("build-models")(cli_detector.build_models)
 
 
 def _cell(value: object, width: int) -> str:

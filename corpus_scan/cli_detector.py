@@ -1,0 +1,101 @@
+"""The detector's commands: `eval`, `train` and `build-models` (registered on the app in
+cli.py), each a thin layer over the library function of the same name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from corpus_scan.cli_common import err
+from corpus_scan.cli_common import fail as _fail
+from corpus_scan.documents import InputError
+
+
+def eval_(
+    path: Annotated[Path, typer.Argument(help="labeled JSONL file")],
+    text_field: Annotated[str, typer.Option(help="text field")] = "text",
+    label_field: Annotated[str, typer.Option(help="label field (1/0 or true/false)")] = "label",
+    detector: Annotated[str, typer.Option(help="cascade | minilm | static | lexical")] = "cascade",
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+) -> None:
+    """Score a labeled JSONL file: precision, recall, F1, PR-AUC, per-subtype recall, and the
+    keyword baseline beside them."""
+    from corpus_scan.detect.scorer import load_scorer
+    from corpus_scan.training.evaluate import evaluate
+
+    if not path.exists():
+        _fail(f"{path}: no such file")
+    try:
+        report = evaluate(
+            path,
+            text_field=text_field,
+            label_field=label_field,
+            scorer=load_scorer(detector, device=device),
+        )
+    except (InputError, ValueError, KeyError) as exc:
+        _fail(f"{path}: {exc}")
+    print(
+        f"{report.path}: {report.scorer.n} documents, {report.scorer.n_pos} positive, "
+        f"{report.n_candidates} prefilter candidates"
+    )
+    print(report.table())
+    if _is_training_data(path, text_field, label_field):
+        err.print(
+            "[yellow]note:[/yellow] this file is the labeled set the shipped head was trained "
+            "on, so these figures are in-sample; cross-validated figures: "
+            "python benchmarks/detector_quality.py --cv",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _is_training_data(path: Path, text_field: str, label_field: str) -> bool:
+    """True when `path` holds exactly the dev examples recorded in the shipped head."""
+    import hashlib
+
+    from corpus_scan.detect.classify import load_head
+    from corpus_scan.training.evaluate import read_labeled
+
+    recorded = load_head().manifest.get("training_data_sha256", {}).get("dev")
+    digest = hashlib.sha256()
+    for e in sorted(read_labeled(path, text_field, label_field), key=lambda e: e.id):
+        digest.update(f"{e.id}\t{e.label}\t{e.text}\n".encode())
+    return recorded == digest.hexdigest()[:16]
+
+
+def train(
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="where head.npz/head.json go (default: the package's models folder)"
+        ),
+    ] = None,
+    dev: Annotated[
+        Path | None, typer.Option(help="labeled dev JSONL (default ../shared/labeled/dev.jsonl)")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+) -> None:
+    """Reproduce the shipped classifier head from the training inputs."""
+    from corpus_scan.training.fit import train as run_train
+
+    try:
+        written = run_train(out_dir, dev_path=dev, device=device)
+    except (InputError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    print(f"head written to {written}")
+
+
+def build_models(
+    cache: Annotated[
+        Path | None,
+        typer.Option("--cache", help="default: $CORPUS_SCAN_CACHE or ~/.cache/corpus-scan"),
+    ] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="rebuild existing models")] = False,
+) -> None:
+    """Build the static model and the int8 MiniLM from the packaged MiniLM (else on first use)."""
+    from corpus_scan.local_models.build_models import build_models as run_build
+
+    for name, folder in run_build(cache, rebuild=rebuild).items():
+        print(f"{name}: {folder}")
