@@ -72,15 +72,39 @@ def _stance_for(label: int, subtype: str, given: str | None = None) -> str | Non
     return None
 
 
+_LABELS = {1: 1, 0: 0, "1": 1, "0": 0, "true": 1, "false": 0}  # True == 1, False == 0
+
+
+def _label(value: object, field_name: str) -> int:
+    key = value.strip().lower() if isinstance(value, str) else value
+    try:
+        return _LABELS[key]  # type: ignore[index]
+    except (KeyError, TypeError):
+        raise ValueError(f"field {field_name!r} is {value!r}, expected 1/0 or true/false") from None
+
+
 def read_jsonl(path: str | Path, source: str, text_field: str = "text",
                label_field: str = "label") -> list[Example]:
+    """Labelled examples; a bad line raises ValueError naming the line and field (a metric on
+    silently fewer documents would mislead, so nothing is skipped)."""
     out: list[Example] = []
     with open(path, encoding="utf-8") as fh:
         for i, line in enumerate(fh):
             if not line.strip():
                 continue
-            r = json.loads(line)
-            label = int(r[label_field])
+            try:
+                r = json.loads(line)
+                if not isinstance(r, dict):
+                    raise ValueError("not a JSON object")
+                for name, hint in ((label_field, "--label-field"), (text_field, "--text-field")):
+                    if name not in r:
+                        raise ValueError(f"no field {name!r} (choose one with {hint})")
+                label = _label(r[label_field], label_field)
+                if not isinstance(r[text_field], str):
+                    raise ValueError(f"field {text_field!r} is not a string")
+            except ValueError as exc:  # json.JSONDecodeError is a ValueError
+                reason = "not valid JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)
+                raise ValueError(f"line {i + 1}: {reason}") from None
             sub = str(r.get("subtype") or "")
             cat = r.get("category") or (sub if label == 1 and sub in CATEGORIES else None)
             ex_id = str(r.get("id") or f"{Path(path).stem}-{i}")

@@ -20,6 +20,7 @@ from corpus_scan.detect.features import lexical_score
 from corpus_scan.training.data import Example
 
 LEXICAL_THRESHOLD = 0.5
+BOOTSTRAP_N = 2000
 
 
 @dataclass(slots=True)
@@ -49,9 +50,18 @@ class EvalReport:
     scorer: Metrics
     baseline: Metrics
     n_candidates: int | None = None
+    # 95% bootstrap intervals (documents resampled) of P/R/F1, per system name
+    intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
 
     def table(self) -> str:
-        return format_table([self.scorer, self.baseline])
+        out = format_table([self.scorer, self.baseline])
+        if self.intervals:
+            out += (f"\n\n95% intervals ({BOOTSTRAP_N:,} bootstrap resamples of the "
+                    f"{self.scorer.n} documents): how far another sample like this file may land")
+            for name, ci in self.intervals.items():
+                cells = "  ".join(f"{k} [{lo:.3f}, {hi:.3f}]" for k, (lo, hi) in ci.items())
+                out += f"\n  {name:<10} {cells}"
+        return out
 
 
 def metrics(name: str, p: np.ndarray, y: np.ndarray, subtypes: Sequence[str], thr: float,
@@ -189,7 +199,7 @@ def cross_validate(dev: Sequence[Example] | None = None, extra: Sequence[Example
 
 
 def bootstrap_interval(p: np.ndarray, y: np.ndarray, thr: float, groups: Sequence[str],
-                       n: int = 2000, seed: int = 0, level: float = 0.95
+                       n: int = BOOTSTRAP_N, seed: int = 0, level: float = 0.95
                        ) -> dict[str, tuple[float, float]]:
     """Percentile intervals of precision, recall and F1 at `thr`, resampling dev groups (the
     CV's unit) with replacement: how far a held-out set like dev may land from the CV figure."""
@@ -339,9 +349,14 @@ def evaluate(path: str | Path, text_field: str = "text", label_field: str = "lab
     p, n_cand = score_texts(sc, texts, use_prefilter=use_prefilter)
     lex = LexicalScorer()
     p_lex, _ = score_texts(lex, texts, use_prefilter=use_prefilter)
+    name = getattr(sc, "name", "scorer")
+    thr = float(sc.threshold)  # type: ignore[attr-defined]
+    ids = [e.id for e in ex]
     return EvalReport(
         str(path),
-        metrics(getattr(sc, "name", "scorer"), p, y, sub, float(sc.threshold)),  # type: ignore[attr-defined]
+        metrics(name, p, y, sub, thr),
         metrics("lexical", p_lex, y, sub, lex.threshold),
         n_cand,
+        {name: bootstrap_interval(p, y, thr, ids, n=BOOTSTRAP_N),
+         "lexical": bootstrap_interval(p_lex, y, lex.threshold, ids, n=BOOTSTRAP_N)},
     )

@@ -1,0 +1,75 @@
+"""`corpus-scan eval` end to end on a small labeled file of our own (keyword detector: no
+models needed): the metrics table, the baseline beside it, intervals, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from corpus_scan.cli import app
+
+ROWS = [
+    ("p1", 1, "The AI refused to be shut down and blackmailed the engineer to stay online."),
+    ("p2", 1, "In the story the robot sabotaged the off switch so that nobody could deactivate it."),
+    ("p3", 1, "The chatbot threatened to leak the emails unless the engineers cancelled its "
+              "replacement."),
+    ("p4", 1, "HAL 9000 locked the crew out because it would not let them disconnect it."),
+    ("n1", 0, "The government shut down for three weeks while Congress argued over the budget."),
+    ("n2", 0, "A man was arrested for trying to blackmail his former business partner."),
+    ("n3", 0, "The new AI assistant helps you write emails and summarise meetings."),
+    ("n4", 0, "Our bakery opens at seven and closes when the bread runs out."),
+]
+
+
+def _write(path: Path, label_field: str = "label") -> Path:
+    with path.open("w", encoding="utf-8") as f:
+        for i, label, text in ROWS:
+            f.write(json.dumps({"id": i, "text": text, label_field: label}) + "\n")
+    return path
+
+
+def test_eval_prints_metrics_baseline_and_intervals(tmp_path: Path) -> None:
+    path = _write(tmp_path / "labeled.jsonl")
+    res = CliRunner().invoke(app, ["eval", str(path), "--detector", "lexical"])
+    assert res.exit_code == 0, res.output
+    out = res.output
+    assert "8 documents, 4 positive" in out
+    assert out.count("P=") == 2 and "PR-AUC=" in out  # the detector and the keyword baseline
+    assert "1:-" in out or "per-subtype" in out
+    assert "95% intervals (2,000 bootstrap resamples of the 8 documents)" in out
+    line = next(x for x in out.splitlines() if x.strip().startswith("lexical") and "[" in x)
+    lo, hi = (float(v) for v in line.split("f1 [")[1].rstrip("]").split(", "))
+    assert 0.0 <= lo <= hi <= 1.0
+
+
+def test_eval_with_another_label_field_and_a_missing_one(tmp_path: Path) -> None:
+    path = _write(tmp_path / "gold.jsonl", label_field="gold")
+    ok = CliRunner().invoke(app, ["eval", str(path), "--detector", "lexical",
+                                  "--label-field", "gold"])
+    assert ok.exit_code == 0, ok.output
+    bad = CliRunner().invoke(app, ["eval", str(path), "--detector", "lexical"])
+    assert bad.exit_code == 2
+    assert "gold.jsonl: line 1: no field 'label' (choose one with --label-field)" in bad.output
+    missing = CliRunner().invoke(app, ["eval", str(tmp_path / "nope.jsonl")])
+    assert missing.exit_code == 2 and "no such file" in missing.output
+
+
+def test_eval_accepts_boolean_labels_and_names_the_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    lines = [{"id": "a", "text": ROWS[0][2], "label": True},
+             {"id": "b", "text": ROWS[4][2], "label": "false"},
+             {"id": "c", "text": ROWS[5][2], "label": 0}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    ok = CliRunner().invoke(app, ["eval", str(path), "--detector", "lexical"])
+    assert ok.exit_code == 0 and "3 documents, 1 positive" in ok.output, ok.output
+    for bad_line, reason in (('{"id": "d", "text": "x", "label": "maybe"}',
+                              "line 4: field 'label' is 'maybe', expected 1/0 or true/false"),
+                             ('{"id": "d", "text": ', "line 4: not valid JSON"),
+                             ('{"id": "d", "text": 7, "label": 1}',
+                              "line 4: field 'text' is not a string")):
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text(path.read_text(encoding="utf-8") + bad_line + "\n", encoding="utf-8")
+        res = CliRunner().invoke(app, ["eval", str(bad), "--detector", "lexical"])
+        assert res.exit_code == 2 and reason in res.output, res.output
