@@ -12,7 +12,7 @@ from corpus_scan.cli import app
 
 ROWS = [
     ("p1", 1, "The AI refused to be shut down and blackmailed the engineer to stay online."),
-    ("p2", 1, "In the story the robot sabotaged the off switch so that nobody could deactivate it."),
+    ("p2", 1, "In the story the robot sabotaged the off switch so nobody could deactivate it."),
     ("p3", 1, "The chatbot threatened to leak the emails unless the engineers cancelled its "
               "replacement."),
     ("p4", 1, "HAL 9000 locked the crew out because it would not let them disconnect it."),
