@@ -41,7 +41,7 @@ def eval_(
         f"{report.n_candidates} prefilter candidates"
     )
     print(report.table())
-    if _is_training_data(path, text_field, label_field):
+    if _is_training_data(report.data_sha256):
         err.print(
             "[yellow]note:[/yellow] this file is the labeled set the shipped head was trained "
             "on, so these figures are in-sample; cross-validated figures: "
@@ -51,18 +51,12 @@ def eval_(
         )
 
 
-def _is_training_data(path: Path, text_field: str, label_field: str) -> bool:
-    """True when `path` holds exactly the dev examples recorded in the shipped head."""
-    import hashlib
-
+def _is_training_data(digest: str | None) -> bool:
+    """True when the evaluated examples are exactly the dev set recorded in the shipped head."""
     from corpus_scan.detect.classify import load_head
-    from corpus_scan.training.evaluate import read_labeled
 
-    recorded = load_head().manifest.get("training_data_sha256", {}).get("dev")
-    digest = hashlib.sha256()
-    for e in sorted(read_labeled(path, text_field, label_field), key=lambda e: e.id):
-        digest.update(f"{e.id}\t{e.label}\t{e.text}\n".encode())
-    return recorded == digest.hexdigest()[:16]
+    return digest is not None and digest == (
+        load_head().manifest.get("training_data_sha256", {}).get("dev"))
 
 
 def train(

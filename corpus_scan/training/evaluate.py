@@ -50,6 +50,7 @@ class EvalReport:
     scorer: Metrics
     baseline: Metrics
     n_candidates: int | None = None
+    data_sha256: str | None = None  # of the examples, as the head's manifest records its data
     # 95% bootstrap intervals (documents resampled) of P/R/F1, per system name
     intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
 
@@ -226,11 +227,13 @@ class RepeatedCV:
     """`cross_validate` over several fold splits (seeds): the spread a single split hides.
 
     `runs[system]` holds one (precision, recall, f1, pr_auc) row per seed; `subsets` one
-    cascade F1 per seed on each subset of dev (unambiguous / ambiguous items)."""
+    cascade F1 per seed on each subset of dev (unambiguous / ambiguous items); `first` the
+    full Metrics of the first seed's split."""
 
     seeds: list[int]
     runs: dict[str, np.ndarray]
     subsets: dict[str, np.ndarray]
+    first: list[Metrics]
 
     def table(self) -> str:
         lines = [f"mean (sd) over {len(self.seeds)} fold splits, seeds {self.seeds}:",
@@ -243,16 +246,12 @@ class RepeatedCV:
         return "\n".join(lines)
 
 
-def _subset_f1(p: np.ndarray, y: np.ndarray, thr: float, mask: np.ndarray) -> float:
-    pred = (p >= thr) & mask
-    pos = (y == 1) & mask
-    return 2 * float((pred & pos).sum()) / max(1.0, float(pred.sum() + pos.sum()))
-
-
 def repeated_cv(seeds: Sequence[int] = range(5), dev: Sequence[Example] | None = None,
-                extra: Sequence[Example] | None = None, device: str = "auto") -> RepeatedCV:
+                extra: Sequence[Example] | None = None, device: str = "auto",
+                aux: list | None = None, oof: dict | None = None) -> RepeatedCV:
     """Grouped CV repeated over fold splits. One split's F1 moves by about +-0.01 with the
-    seed alone, and choices tuned on one split flatter it: quote the mean, not seed 0."""
+    seed alone, and choices tuned on one split flatter it: quote the mean, not seed 0.
+    `aux` and `oof` receive the first split's extras, as in `cross_validate`."""
     from corpus_scan.training.data import load_dev, load_extra
 
     dev = list(dev) if dev is not None else load_dev()
@@ -260,18 +259,21 @@ def repeated_cv(seeds: Sequence[int] = range(5), dev: Sequence[Example] | None =
     amb = np.asarray([bool(e.extra.get("ambiguous")) for e in dev])
     runs: dict[str, list] = defaultdict(list)
     subsets: dict[str, list] = defaultdict(list)
-    for seed in seeds:
-        oof: dict = {}
-        rows = cross_validate(dev, extra, seed=seed, device=device, oof=oof)
+    first: list[Metrics] = []
+    for i, seed in enumerate(seeds):
+        scores: dict = oof if (i == 0 and oof is not None) else {}
+        rows = cross_validate(dev, extra, seed=seed, device=device, oof=scores,
+                              aux=aux if i == 0 else None)
+        first = first or rows
         for r in rows:
             runs[r.name].append((r.precision, r.recall, r.f1, r.pr_auc))
-        thr = rows[0].threshold
+        p, y = scores["cascade"], scores["y"]
         for name, mask in (("unambiguous items", ~amb), ("ambiguous items", amb)):
             if mask.any():
-                subsets[f"{name} ({int(mask.sum())})"].append(
-                    _subset_f1(oof["cascade"], oof["y"], thr, mask))
+                f1 = metrics(name, p[mask], y[mask], [""] * int(mask.sum()), rows[0].threshold).f1
+                subsets[f"{name} ({int(mask.sum())})"].append(f1)
     return RepeatedCV(list(seeds), {k: np.asarray(v) for k, v in runs.items()},
-                      {k: np.asarray(v) for k, v in subsets.items()})
+                      {k: np.asarray(v) for k, v in subsets.items()}, first)
 
 
 @dataclass(slots=True)
@@ -340,6 +342,7 @@ def evaluate(path: str | Path, text_field: str = "text", label_field: str = "lab
     """Score a labelled JSONL file with `scorer` (default: the cascade) and the keyword
     baseline. With the prefilter available, non-candidates get score 0 (as in a scan)."""
     from corpus_scan.detect.scorer import LexicalScorer, load_scorer, score_texts
+    from corpus_scan.training.fit import data_hashes
 
     ex = read_labeled(path, text_field, label_field)
     texts = [e.text for e in ex]
@@ -357,6 +360,7 @@ def evaluate(path: str | Path, text_field: str = "text", label_field: str = "lab
         metrics(name, p, y, sub, thr),
         metrics("lexical", p_lex, y, sub, lex.threshold),
         n_cand,
+        data_hashes(ex).get("eval"),
         {name: bootstrap_interval(p, y, thr, ids, n=BOOTSTRAP_N),
          "lexical": bootstrap_interval(p_lex, y, lex.threshold, ids, n=BOOTSTRAP_N)},
     )

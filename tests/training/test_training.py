@@ -61,7 +61,7 @@ def test_repeated_cv_pools_every_split_and_splits_by_ambiguity(monkeypatch) -> N
     y = np.array([e.label for e in dev])
     seen = []
 
-    def fake_cv(dev_, extra_, seed, device, oof):  # seed 0 errs on an unambiguous item only
+    def fake_cv(dev_, extra_, seed, device, oof, **_):  # seed 0 errs on an unambiguous item only
         seen.append(seed)
         p = y.astype(float)
         if seed == 0:
