@@ -183,7 +183,8 @@ def filter_(
     ] = None,
 ) -> None:
     """Write filtered (drop), isolated (keep) or annotated shards from the stored scores,
-    one output shard per input shard, plus manifest.json. No rescan, no re-scoring."""
+    one output shard per input shard (none for a shard left empty), plus manifest.json. No
+    rescan, no re-scoring."""
     from corpus_scan.shards import filter_shards
 
     try:
@@ -208,7 +209,7 @@ def filter_(
         ("manifest", report.manifest),
         ("format", report.fmt),
         ("threshold", f"{report.threshold:g} ({report.flag_rule})"),
-        ("shards", f"{t['shards']:,}"),
+        ("shards", f"{t['shards']:,} ({t['files']:,} files: none for an empty shard)"),
         ("input documents", f"{t['input_docs']:,}"),
         ("flagged", f"{t['flagged']:,}"),
         ("written", f"{t['written']:,}"),

@@ -5,7 +5,9 @@
 Reads the sources recorded by a scan run with the run's read options (record-level, through
 the scan's own readers, so rows line up with `candidates.row`), decides per document from
 the stored candidates (no re-scoring, see `flags`), and writes one output shard per input
-shard (names: see `plan`) plus `manifest.json` (see `manifest`).
+shard (names: see `plan`) plus `manifest.json` (see `manifest`). A shard with nothing to
+write (every document dropped, or none readable) gets no file: its manifest entry says
+`written` 0 and `sha256` null.
 
 What is preserved, per input format (bad records are never written: they could not be read,
 and cannot be represented in Parquet; the manifest counts them per shard):
@@ -127,7 +129,8 @@ def filter_shards(
             created_at=now_iso(),
             seconds=seconds,
         )
-        fsync_dirs(out, [e["output"] for e in entries])  # every rename is durable before...
+        written = [e["output"] for e in entries if e["sha256"]]  # shards with a file
+        fsync_dirs(out, written)  # every rename is durable before...
         path = write_manifest(out, manifest)  # ...the manifest says the folder is complete
         log.finish()
     except OSError as e:  # unwritable --out, disk full: one line; no final name is ever partial

@@ -15,7 +15,8 @@ Rules for `--out` (`prepare_output`):
 * missing or empty (temporary files aside): a new job;
 * holds the state log of the same job and no manifest: resume. A logged shard whose file
   still has the logged size and sha256 is kept; everything else is redone (shards are
-  replaced by rename, so nothing is duplicated). Leftover temporary files are removed;
+  replaced by rename, so nothing is duplicated; a logged shard with nothing to write has no
+  file and is kept as logged). Leftover temporary files are removed;
 * otherwise, without `overwrite`: refused (InputError, one line);
 * with `overwrite`: the files an earlier job recorded (its manifest or state log) and
   leftover temporary files are deleted, then a new job starts. Files corpus-scan did not
@@ -131,6 +132,9 @@ def prepare_output(out: Path, job: dict[str, Any], overwrite: bool) -> JobLog:
     _remove_temporaries(out)
     done: dict[str, dict] = {}
     for entry in entries:
+        if entry.get("sha256") is None and entry.get("written") == 0:  # nothing to write: no file
+            done[entry["output"]] = entry
+            continue
         path = _inside(out, entry["output"])
         if path is None or not path.is_file():
             continue
@@ -150,7 +154,8 @@ def build_manifest(
 ) -> dict[str, Any]:
     """The manifest document (written as manifest.json)."""
     keys = ("input_docs", "flagged", "written", "dropped", "duplicated")
-    totals: dict[str, Any] = {"shards": len(entries)}
+    totals: dict[str, Any] = {"shards": len(entries),
+                              "files": sum(e["sha256"] is not None for e in entries)}
     for key in (*keys, "bad_records", "skipped_records", "output_bytes"):
         totals[key] = sum(int(e[key]) for e in entries)
     return {

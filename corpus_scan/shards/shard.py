@@ -204,9 +204,11 @@ class ShardFilter:
                 out.append(dumps(rec) + b"\n")
         return out
 
-    def commit(self, expect: tuple[int, int, int, int, int] | None = None) -> tuple[int, str]:
-        """Close and move into place; returns (size, sha256). `expect` = (docs, bad, skipped,
-        candidates, flagged) from the scan: any difference aborts with an InputError."""
+    def commit(self, expect: tuple[int, int, int, int, int] | None = None
+               ) -> tuple[int, str | None]:
+        """Close and move into place; returns (size, sha256), or (0, None) when nothing was
+        written (no file is left). `expect` = (docs, bad, skipped, candidates, flagged) from
+        the scan: any difference aborts with an InputError."""
         if expect is not None:
             c = self.counts
             got = (c.input_docs, c.bad_records, c.skipped_records, c.candidates_seen, c.flagged)
@@ -217,6 +219,11 @@ class ShardFilter:
                     f"{n} {g} vs {e}" for n, g, e in zip(names, got, expect, strict=True) if g != e
                 )
                 raise InputError(f"read does not match the scan ({diff} in the scan); rescan")
+        if self.counts.written == 0:
+            # no file at all: an empty Parquet file (no row group) breaks `datasets` for the
+            # whole folder, and an empty jsonl.gz is a file no loader wants
+            self.sink.abort()
+            return 0, None
         return self.sink.close()
 
     def abort(self) -> None:

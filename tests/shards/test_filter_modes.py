@@ -59,6 +59,10 @@ def _check_manifest(out: Path, db: Path, report) -> dict:
         assert entry["input_docs"] == n_docs[entry["input"]]
         assert entry["bad_records"] == n_bad[entry["input"]]
         assert entry["bad_records_passed_through"] is False
+        if entry["written"] == 0:  # nothing to write: no file, and the manifest says so
+            assert (entry["output_bytes"], entry["sha256"]) == (0, None)
+            assert not (out / entry["output"]).exists()
+            continue
         size, sha = file_sha256(out / entry["output"])
         assert (size, sha) == (entry["output_bytes"], entry["sha256"])
     t = manifest["totals"]
@@ -80,7 +84,9 @@ def test_modes_content_order_and_accounting(scanned, tmp_path: Path, mode: str, 
     assert {e["output"] for e in manifest["shards"]} == {output_name(n, fmt) for n in corpus.docs}
     for name, rows in flagged.items():
         expected = _expected(corpus, name, rows, mode)
-        got = read_output(out / output_name(name, fmt))
+        path = out / output_name(name, fmt)
+        got = read_output(path) if expected else []
+        assert path.exists() == bool(expected), name
         assert [_text_of(r, name) for r in got] == [t for _, _, t in expected], name
         if mode == "annotate":
             assert [r["cs_flagged"] for r in got] == [row in rows for row, _, _ in expected]

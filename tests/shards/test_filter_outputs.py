@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -12,6 +13,7 @@ from shards_helpers import read_output
 
 from corpus_scan.documents import InputError
 from corpus_scan.shards import filter_shards
+from corpus_scan.shards.manifest import STATE, prepare_output
 from corpus_scan.shards.plan import output_names
 from corpus_scan.shards.schema import SchemaInference, to_table
 
@@ -72,3 +74,33 @@ def test_schema_inference_unifies_or_falls_back_to_json_text():
     assert table.column("t").to_pylist() == ["x", None, None]
     with pytest.raises(InputError, match="does not fit"):
         to_table([{"a": "not a number"}], schema, infer.json_fields)
+
+
+def test_a_shard_with_nothing_to_write_gets_no_file(scanned, tmp_path: Path):
+    """An empty Parquet file (no row group) makes `datasets` fail on the whole folder, so a
+    shard whose documents are all dropped (here a one-document text file) gets no file; the
+    manifest says so, and a resumed job takes such a logged shard as done."""
+    import datasets
+
+    _, db = scanned
+    out = tmp_path / "out"
+    report = filter_shards(db, out, mode="drop", fmt="parquet")
+    empty = [e for e in report.shards if e["written"] == 0]
+    full = [e for e in report.shards if e["written"]]
+    assert empty and full
+    for e in empty:
+        assert e["sha256"] is None and e["output_bytes"] == 0
+        assert not (out / e["output"]).exists()
+    for e in full:  # every file there is loads (shards of different sources differ in columns)
+        ds = datasets.load_dataset("parquet", data_files=str(out / e["output"]), split="train",
+                                   cache_dir=str(tmp_path / "hf_cache"))
+        assert ds.num_rows == e["written"]
+    assert len(list(out.rglob("*.parquet"))) == len(full)
+    # resuming: a logged shard with nothing to write is done, though it has no file
+    job = {"job": "same"}
+    resume = tmp_path / "resume"
+    resume.mkdir()
+    lines = [json.dumps({"job": job}), *(json.dumps(e) for e in empty)]
+    (resume / STATE).write_text("\n".join(lines) + "\n")
+    log = prepare_output(resume, job, overwrite=False)
+    assert set(log.done) == {e["output"] for e in empty}
