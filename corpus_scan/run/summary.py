@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from rich.console import Console
@@ -78,8 +79,9 @@ def print_summary(report: ScanReport, console: Console) -> None:
         console.print(f"... and {len(report.skipped) - 20} more skipped (table skipped_inputs)")
     if (t.get("n_bad") or 0) > 0:
         console.print(
-            'bad records (first 1,000 per shard, with lines): corpus-scan sql "SELECT reason, '
-            'count(*) FROM bad_records GROUP BY 1"; records without a text field: pass '
+            "bad records (first 1,000 per shard, with lines): corpus-scan sql --db "
+            f'{escape(shlex.quote(report.db))} "SELECT reason, count(*) FROM bad_records '
+            'GROUP BY 1"; records without a text field: pass '
             "--text-field NAME (several, comma-separated; '*' = all string values of a record)",
             soft_wrap=True,
         )

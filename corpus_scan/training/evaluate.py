@@ -345,6 +345,8 @@ def evaluate(path: str | Path, text_field: str = "text", label_field: str = "lab
     from corpus_scan.training.fit import data_hashes
 
     ex = read_labeled(path, text_field, label_field)
+    if not ex:
+        raise ValueError("no labelled examples (the file is empty or blank)")
     texts = [e.text for e in ex]
     y = np.asarray([e.label for e in ex])
     sub = [e.subtype for e in ex]

@@ -233,3 +233,26 @@ def test_worker_columns_name_the_table_columns() -> None:
             [table],
         ).fetchall()
         assert [n for (n,) in names if n != "run_id"] == list(columns), table
+
+
+def test_cli_bad_records_hint_names_the_database(tmp_path: Path) -> None:
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from corpus_scan.cli import app
+
+    src = tmp_path / "docs.jsonl"
+    src.write_text('{"id": "a", "text": "hello"}\n{not json\n', encoding="utf-8")
+    db = tmp_path / "my hits.duckdb"
+    res = CliRunner().invoke(
+        app, ["scan", str(src), "--db", str(db), "--detector", "lexical", "--no-progress"]
+    )
+    assert res.exit_code == 0, res.output
+    hint = next(x for x in res.output.splitlines() if x.startswith("bad records (first"))
+    command = hint.split(": ", 1)[1].split("; ")[0]
+    argv = shlex.split(command)
+    assert argv[:4] == ["corpus-scan", "sql", "--db", str(db)]  # pasted as shown, it runs
+    again = CliRunner().invoke(app, argv[1:])
+    assert again.exit_code == 0, again.output
+    assert "1" in again.output

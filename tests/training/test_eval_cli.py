@@ -73,3 +73,13 @@ def test_eval_accepts_boolean_labels_and_names_the_bad_line(tmp_path: Path) -> N
         bad.write_text(path.read_text(encoding="utf-8") + bad_line + "\n", encoding="utf-8")
         res = CliRunner().invoke(app, ["eval", str(bad), "--detector", "lexical"])
         assert res.exit_code == 2 and reason in res.output, res.output
+
+
+def test_eval_refuses_an_empty_file_in_one_line(tmp_path: Path) -> None:
+    for name, content in (("empty.jsonl", ""), ("blank.jsonl", "\n  \n")):
+        path = tmp_path / name
+        path.write_text(content, encoding="utf-8")
+        res = CliRunner().invoke(app, ["eval", str(path), "--detector", "lexical"])
+        assert res.exit_code == 2, res.output
+        assert f"{name}: no labelled examples (the file is empty or blank)" in res.output
+        assert "Traceback" not in res.output
