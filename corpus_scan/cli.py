@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from corpus_scan import cli_detector
-from corpus_scan.cli_common import DbOption, console, err
+from corpus_scan.cli_common import DbOption, console, err, interrupted, terminate_as_interrupt
 from corpus_scan.cli_common import fail as _fail
 from corpus_scan.cli_common import fields as _fields
 from corpus_scan.documents import DEFAULT_TEXT_FIELDS, DEFAULT_URL_FIELDS, InputError, ReadOptions
@@ -91,21 +91,24 @@ def scan(
         device=device,
         threshold=threshold,
     )
-    try:
-        report = run_scan(
-            inputs,
-            db,
-            read_options=options,
-            detector=det,
-            workers=workers or os.cpu_count() or 1,
-            limit=limit,
-            new_run=new_run,
-            progress=progress and sys.stderr.isatty(),
-            executor=executor,
-            ray_address=ray_address,
-        )
-    except InputError as exc:
-        _fail(str(exc))
+    with terminate_as_interrupt() as caught:
+        try:
+            report = run_scan(
+                inputs,
+                db,
+                read_options=options,
+                detector=det,
+                workers=workers or os.cpu_count() or 1,
+                limit=limit,
+                new_run=new_run,
+                progress=progress and sys.stderr.isatty(),
+                executor=executor,
+                ray_address=ray_address,
+            )
+        except InputError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            interrupted(f"{db}: scan interrupted, its run marked interrupted", caught)
     from corpus_scan.run.summary import print_summary, summary_dict
 
     if as_json:
@@ -187,19 +190,22 @@ def filter_(
     rescan, no re-scoring."""
     from corpus_scan.shards import filter_shards
 
-    try:
-        report = filter_shards(
-            db,
-            out,
-            mode=mode,
-            threshold=threshold,
-            fmt=format,
-            upsample_accepting=upsample_accepting,
-            overwrite=overwrite,
-            run_id=run,
-        )
-    except InputError as exc:
-        _fail(str(exc))
+    with terminate_as_interrupt() as caught:
+        try:
+            report = filter_shards(
+                db,
+                out,
+                mode=mode,
+                threshold=threshold,
+                fmt=format,
+                upsample_accepting=upsample_accepting,
+                overwrite=overwrite,
+                run_id=run,
+            )
+        except InputError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            interrupted(f"{out}: filter interrupted, no shard left half-written", caught)
     t = report.totals
     table = Table(
         title=f"corpus-scan filter: run {report.run_id}, mode {report.mode}", show_header=False

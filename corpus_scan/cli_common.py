@@ -1,9 +1,13 @@
 """What every `corpus-scan` command module shares: the consoles, the --db option, one-line
-errors."""
+errors, SIGTERM taken as an interrupt."""
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -26,3 +30,34 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def fields(value: str) -> tuple[str, ...]:
     """`--text-field a,b` -> ("a", "b")."""
     return tuple(f.strip() for f in value.split(",") if f.strip())
+
+
+RESUME_HINT = "what was committed is kept: re-run the same command to resume"
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[list[int]]:
+    """Within the block, SIGTERM raises KeyboardInterrupt as Ctrl-C does, so the work's
+    `finally` blocks run (a scan marks its run `interrupted`, a filter removes its temporary
+    file) instead of the process dying mid-write with the run left `running`. Yields a list
+    that receives the number of the signal caught; the old handler comes back afterwards."""
+    caught: list[int] = []
+
+    def on_term(signum: int, frame: object) -> None:
+        caught.append(signum)
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield caught
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def interrupted(what: str, caught: list[int]) -> NoReturn:
+    """The one line a command prints when Ctrl-C or SIGTERM stopped it; exits 128 + signal."""
+    sig = caught[0] if caught else int(signal.SIGINT)
+    fail(f"{what} ({signal.Signals(sig).name}); {RESUME_HINT}", code=128 + sig)

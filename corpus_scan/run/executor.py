@@ -62,6 +62,9 @@ _TICKS: mp.Queue | None = None
 def _init_worker(detector: DetectorConfig, ticks: mp.Queue) -> None:
     global _TICKS
     _TICKS = ticks
+    # a forked worker inherits the CLI's SIGTERM-as-interrupt handler; the pool stops its
+    # workers with SIGTERM, which must end them at once, not raise inside a shard
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
     get_cascade(detector)  # load models once per worker, before the first shard
 

@@ -128,6 +128,7 @@ def scan(
         todo = [(i, s) for i, s in enumerate(sources) if i not in finished]
         start = time.perf_counter()
         status = "interrupted"
+        committed = 0  # fewer than len(todo) when --limit stops the scan early
         with ScanProgress(len(todo), enabled=progress) as bar:
             try:
                 units = plan_units(todo, workers if parallel else 1)
@@ -141,6 +142,7 @@ def scan(
                     results = run_local(units, job, bar.tick)
                 for result in _whole_shards(units, results):
                     store.commit_shard(run_id, result)
+                    committed += 1
                     bar.shard_done()
                 failed = store.failed_shards(run_id)
                 status = "incomplete" if failed else "done"
@@ -156,7 +158,7 @@ def scan(
             status,
             resumed,
             len(sources),
-            len(todo),
+            committed,
             store.run_totals(run_id),
             failed,
             skipped,

@@ -57,3 +57,35 @@ def test_sigkill_at_random_points_then_resume(tmp_path: Path) -> None:
         env=env, capture_output=True, text=True, check=True,
     )
     assert dup.stdout.splitlines()[1] == "0"
+
+
+def test_sigterm_marks_the_run_interrupted_then_resumes(tmp_path: Path) -> None:
+    """SIGTERM (a scheduler's stop, `kill PID`) ends the scan like Ctrl-C: one line on stderr,
+    exit 128 + 15, the run marked `interrupted` (not left `running`), and a re-run resumes."""
+    import duckdb
+
+    corpus = _corpus(tmp_path / "corpus")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    db = tmp_path / "cut.duckdb"
+    cmd = _scan_cmd(corpus, db)
+    cmd[cmd.index("--workers") + 1] = "2"
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 60
+    while not db.exists() and time.monotonic() < deadline:  # the run has started
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert "scan interrupted" in stderr and "(SIGTERM)" in stderr and "Traceback" not in stderr
+    con = duckdb.connect(str(db), read_only=True)
+    (status,) = con.execute("SELECT status FROM runs").fetchone()
+    con.close()
+    assert status == "interrupted"
+    final = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert final.returncode == 0, final.stderr
+    whole = tmp_path / "whole.duckdb"
+    subprocess.run(_scan_cmd(corpus, whole), check=True, env=env, capture_output=True)
+    got, want = tables(db), tables(whole)
+    assert got["shards"] == want["shards"] and got["candidates"] == want["candidates"]

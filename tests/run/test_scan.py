@@ -89,6 +89,8 @@ def test_truncated_gzip_marks_shard_failed_and_keeps_going(tmp_path: Path) -> No
 def test_limit_stops_exactly(small_corpus: Path, tmp_path: Path) -> None:
     report = scan([str(small_corpus)], tmp_path / "x.duckdb", detector=LEXICAL, limit=45)
     assert report.totals["n_docs"] == 45
+    # the shards scanned now are those read before the limit, not every shard planned
+    assert report.shards_run == report.totals["n_shards"] < report.shards_total
 
 
 def test_two_workers_give_the_same_tables(small_corpus: Path, tmp_path: Path) -> None:
