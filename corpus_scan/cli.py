@@ -142,7 +142,7 @@ def sql(
     except InputError as exc:
         _fail(str(exc))
     if format == "csv":
-        writer = csv.writer(sys.stdout)
+        writer = csv.writer(sys.stdout, lineterminator="\n")  # a Unix pipe wants LF, not CRLF
         writer.writerow(result.columns)
         writer.writerows(result.rows)
     elif format == "json":

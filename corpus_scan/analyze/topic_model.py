@@ -297,4 +297,5 @@ def fit_topics(
     xy[on_map] = project_2d(vectors[on_map], n_neighbors=n_neighbors, seed=seed, reducer=reducer)
     other = by_words(model, others)
     terms = _terms(model, np.concatenate([all_labels, other]))
-    return TopicFit(all_labels, terms, xy, method, m, params, note.strip(), how, other)
+    return TopicFit(all_labels, terms, xy, method, m, params, note.strip().rstrip(";"), how,
+                    other)

@@ -258,3 +258,16 @@ def test_cli_bad_records_hint_names_the_database(tmp_path: Path) -> None:
     again = CliRunner().invoke(app, argv[1:])
     assert again.exit_code == 0, again.output
     assert "1" in again.output
+
+
+def test_cli_sql_csv_uses_unix_line_ends(small_corpus: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from corpus_scan.cli import app
+
+    db = tmp_path / "x.duckdb"
+    scan([str(small_corpus)], db, detector=LEXICAL, workers=1)
+    res = CliRunner().invoke(app, ["sql", "--db", str(db), "--format", "csv",
+                                   "SELECT shard_id, n_docs FROM shards ORDER BY 1"])
+    assert res.exit_code == 0, res.output
+    assert "\r" not in res.output and res.output.startswith("shard_id,n_docs\n")
