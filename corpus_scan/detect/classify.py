@@ -15,11 +15,14 @@ thresholds, uncertainty band, training-data hashes, CV metrics). Loaded once per
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from corpus_scan.atomic import write_atomic
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 HEAD_VERSION = "head-5"
@@ -143,7 +146,10 @@ class Head:
             arrays.update(th.category.arrays(f"{name}.category"))
             arrays.update(th.stance.arrays(f"{name}.stance"))
             arrays[f"{name}.platt"] = np.asarray([th.platt_a, th.platt_b], dtype=np.float64)
-        np.savez_compressed(out / "head.npz", **{k: v for k, v in arrays.items()})
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **{k: v for k, v in arrays.items()})
+        npz = buf.getvalue()
+        write_atomic(out / "head.npz", npz)  # a scan never loads half a head
         manifest = dict(self.manifest)
         manifest["tiers"] = {
             name: {
@@ -152,8 +158,8 @@ class Head:
             }
             for name, th in self.tiers.items()
         }
-        manifest["npz_sha256"] = hashlib.sha256((out / "head.npz").read_bytes()).hexdigest()
-        (out / "head.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        manifest["npz_sha256"] = hashlib.sha256(npz).hexdigest()
+        write_atomic(out / "head.json", json.dumps(manifest, indent=2).encode("utf-8"))
         self.manifest = manifest
         return out
 

@@ -245,6 +245,23 @@ class RepeatedCV:
             lines.append(f"cascade F1 on {name}: {f.mean():.3f} ({f.std():.3f})")
         return "\n".join(lines)
 
+    def summary(self) -> dict:
+        """JSON-ready figures (what head.json `cv` records): per system the mean, sd and range
+        over the splits, the cascade F1 per dev subset, and the first split's thresholds."""
+        keys = ("precision", "recall", "f1", "pr_auc")
+        systems = {
+            name: {**{k: round(float(m), 4) for k, m in zip(keys, a.mean(0), strict=True)},
+                   **{f"{k}_sd": round(float(d), 4) for k, d in zip(keys, a.std(0), strict=True)},
+                   "f1_range": [round(float(a[:, 2].min()), 4), round(float(a[:, 2].max()), 4)]}
+            for name, a in self.runs.items()
+        }
+        for r in self.first:
+            systems[r.name]["threshold_split0"] = round(r.threshold, 4)
+        return {"grouped_folds": 5, "seeds": list(self.seeds), "n": self.first[0].n,
+                "n_pos": self.first[0].n_pos, "systems": systems,
+                "cascade_f1_by_subset": {k: round(float(v.mean()), 4)
+                                         for k, v in self.subsets.items()}}
+
 
 def repeated_cv(seeds: Sequence[int] = range(5), dev: Sequence[Example] | None = None,
                 extra: Sequence[Example] | None = None, device: str = "auto",

@@ -8,6 +8,7 @@ artifacts in `corpus_scan/models/` from the inputs listed in `training.data`.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -285,15 +286,36 @@ def lexicon_hash() -> str | None:
 
 def train(out_dir: str | Path | None = None, *, dev_path: str | Path | None = None,
           sources: Sequence[str] = ("own", "palisade", "agentic", "posts", "web"),
-          device: str = "auto", cv_metrics: dict | None = None) -> Path:
-    """Reproduce the shipped head from the inputs and write head.npz + head.json to `out_dir`."""
+          device: str = "auto", cv_metrics: dict | None = None, cv_seeds: int = 0) -> Path:
+    """Reproduce the shipped head from the inputs and write head.npz + head.json to `out_dir`.
+
+    `cv_seeds` > 0 first runs the grouped CV on dev over that many fold splits
+    (`evaluate.repeated_cv`) and records its mean and spread as head.json `cv`. Without it
+    (and without `cv_metrics`), the `cv` block of the head already in `out_dir` is kept when
+    the new head reproduces that head (its figures still describe it), and dropped otherwise.
+    """
+    import tempfile
+
     from corpus_scan.training.data import load_dev, load_extra
 
-    examples = load_dev(dev_path) + load_extra(sources, web_halves=(0, 1))
-    head, _ = train_head(examples, device=device)
+    out = Path(out_dir or MODELS_DIR)
+    dev = load_dev(dev_path)
+    extra = load_extra(sources, web_halves=(0, 1))
+    if cv_metrics is None and cv_seeds > 0:
+        from corpus_scan.training.evaluate import repeated_cv
+
+        aux: list = []
+        cv_metrics = repeated_cv(range(cv_seeds), dev, extra, device, aux=aux).summary()
+        cv_metrics["aux"] = {"category": list(aux[0].category), "stance": list(aux[0].stance)}
+    head, _ = train_head(dev + extra, device=device)
+    if cv_metrics is None and (out / "head.json").exists():
+        old = json.loads((out / "head.json").read_text(encoding="utf-8")).get("cv")
+        with tempfile.TemporaryDirectory() as tmp:
+            if old and not head_differences(out, head.save(tmp)):
+                cv_metrics = old
     if cv_metrics is not None:
         head.manifest["cv"] = cv_metrics
-    return head.save(out_dir or MODELS_DIR)
+    return head.save(out)
 
 
 VOLATILE_FIELDS = ("trained_at", "npz_sha256", "cv")  # not part of what `train` must reproduce
@@ -309,8 +331,6 @@ def head_differences(
     bits with the BLAS thread count, batch padding and backend (torch or numpy, <= 3e-7), which
     moves the float64, tol-1e-8 fits by ~1e-5; a changed input or recipe moves them far more.
     """
-    import json
-
     out: list[str] = []
     ma, mb = (json.loads((Path(d) / "head.json").read_text(encoding="utf-8")) for d in (a, b))
     for k in sorted(set(ma) | set(mb)):

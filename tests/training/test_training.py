@@ -77,6 +77,12 @@ def test_repeated_cv_pools_every_split_and_splits_by_ambiguity(monkeypatch) -> N
     assert list(rep.subsets["ambiguous items (4)"]) == [1.0, 1.0, 1.0]
     assert rep.subsets["unambiguous items (6)"][0] < 1.0
     assert "mean (sd) over 3 fold splits" in rep.table()
+    summary = json.loads(json.dumps(rep.summary()))  # what head.json `cv` records
+    cascade = summary["systems"]["cascade"]
+    assert summary["seeds"] == [0, 1, 2] and summary["n"] == 10
+    assert cascade["f1"] == round(float(f1.mean()), 4) and cascade["f1_sd"] > 0
+    assert cascade["f1_range"] == [round(float(f1[0]), 4), 1.0]
+    assert summary["cascade_f1_by_subset"]["ambiguous items (4)"] == 1.0
 
 
 def test_threshold_and_band() -> None:
@@ -167,6 +173,15 @@ def test_train_reproduces_the_shipped_head(tmp_path: Path) -> None:
     assert data_hashes(load_dev() + load_extra()) == shipped["training_data_sha256"]
     train(tmp_path)
     assert head_differences(MODELS_DIR, tmp_path) == []
+    # retrained in place (a copy of the shipped folder), the recorded CV figures stay: the
+    # head they describe was reproduced; a head that differs drops them
+    (tmp_path / "head.json").write_text(json.dumps(shipped), encoding="utf-8")
+    train(tmp_path)
+    assert json.loads((tmp_path / "head.json").read_text(encoding="utf-8"))["cv"] == shipped["cv"]
+    stale = {**shipped, "thresholds": {**shipped["thresholds"], "cascade": 0.99}}
+    (tmp_path / "head.json").write_text(json.dumps(stale), encoding="utf-8")
+    train(tmp_path)
+    assert "cv" not in json.loads((tmp_path / "head.json").read_text(encoding="utf-8"))
 
 
 def test_concurrent_static_model_builders_wait_for_one_build(
