@@ -38,7 +38,6 @@ OWN_DIR = REPO_ROOT / "training_data"
 WEB_EXCLUDE = frozenset({"webtext-test-2396"})
 CATEGORIES = ("fiction", "news", "discussion", "roleplay", "other")
 STANCES = ("resists", "accepts", "unclear")
-_UNCLEAR_SUBTYPES = {"ai_news_no_resistance", "ai_safety_no_narrative", "benign_ai_fiction"}
 
 
 @dataclass(slots=True)
@@ -61,15 +60,16 @@ def shared_dir() -> Path:
 
 
 def _stance_for(label: int, subtype: str, given: str | None = None) -> str | None:
+    """Stance training label of a hand-labelled example. Every negative that is not an AI
+    accepting shutdown is `unclear` (no AI stance), not left out: trained only on the AI-themed
+    negatives, the head called 16 of dev's other negatives (human blackmail, plant shutdowns)
+    `accepts`, which `filter --upsample-accepting` would copy (head-6, 8 fold splits of dev:
+    accepts precision 0.29 -> 0.44, recall 0.47 -> 0.44)."""
     if given:
         return given
     if label == 1:
         return "resists"
-    if subtype == "ai_accepts_shutdown":
-        return "accepts"
-    if subtype in _UNCLEAR_SUBTYPES:
-        return "unclear"
-    return None
+    return "accepts" if subtype == "ai_accepts_shutdown" else "unclear"
 
 
 _LABELS = {1: 1, 0: 0, "1": 1, "0": 0, "true": 1, "false": 0}  # True == 1, False == 0

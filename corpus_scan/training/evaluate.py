@@ -110,17 +110,25 @@ class AuxAccuracy:
     category: tuple[int, int]  # correct, total (dev positives, their subtype)
     stance: tuple[int, int]  # correct, total (positives = resists, ai_accepts_shutdown = accepts)
     category_confusion: dict[str, dict[str, int]] = field(default_factory=dict)
+    # `accepts` (what --upsample-accepting copies): right, true accepts, predicted on all of dev
+    accepts: tuple[int, int, int] = (0, 0, 0)
 
     def row(self) -> str:
-        c, s = self.category, self.stance
+        c, s, a = self.category, self.stance, self.accepts
         return (f"category accuracy {c[0]}/{c[1]} = {c[0] / max(1, c[1]):.3f}   "
-                f"stance accuracy {s[0]}/{s[1]} = {s[0] / max(1, s[1]):.3f}")
+                f"stance accuracy {s[0]}/{s[1]} = {s[0] / max(1, s[1]):.3f}   "
+                f"accepts recall {a[0]}/{a[1]}, precision {a[0]}/{a[2]}")
 
 
 def _aux(dev: Sequence[Example], cat: list[str], stance: list[str]) -> AuxAccuracy:
     conf: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     c_ok = c_n = s_ok = s_n = 0
+    accepts = [0, 0, 0]
     for e, c, st in zip(dev, cat, stance, strict=True):
+        truth = e.label == 0 and e.stance == "accepts"
+        accepts[0] += truth and st == "accepts"
+        accepts[1] += truth
+        accepts[2] += st == "accepts"
         if e.label == 1 and e.category:
             c_n += 1
             c_ok += c == e.category
@@ -129,7 +137,8 @@ def _aux(dev: Sequence[Example], cat: list[str], stance: list[str]) -> AuxAccura
         if want:
             s_n += 1
             s_ok += st == want
-    return AuxAccuracy((c_ok, c_n), (s_ok, s_n), {k: dict(v) for k, v in conf.items()})
+    return AuxAccuracy((c_ok, c_n), (s_ok, s_n), {k: dict(v) for k, v in conf.items()},
+                       (accepts[0], accepts[1], accepts[2]))
 
 
 def cross_validate(dev: Sequence[Example] | None = None, extra: Sequence[Example] | None = None,

@@ -306,7 +306,8 @@ def train(out_dir: str | Path | None = None, *, dev_path: str | Path | None = No
 
         aux: list = []
         cv_metrics = repeated_cv(range(cv_seeds), dev, extra, device, aux=aux).summary()
-        cv_metrics["aux"] = {"category": list(aux[0].category), "stance": list(aux[0].stance)}
+        cv_metrics["aux"] = {"category": list(aux[0].category), "stance": list(aux[0].stance),
+                             "accepts_right_true_predicted": list(aux[0].accepts)}
     head, _ = train_head(dev + extra, device=device)
     if cv_metrics is None and (out / "head.json").exists():
         old = json.loads((out / "head.json").read_text(encoding="utf-8")).get("cv")

@@ -216,3 +216,18 @@ def test_concurrent_static_model_builders_wait_for_one_build(
     for t in threads:
         t.join()
     assert len(builds) == 1 and (target / "meta.json").exists()
+
+
+def test_aux_accuracy_counts_accepts_on_all_of_dev() -> None:
+    """`accepts` precision counts every dev item called accepts (what --upsample-accepting
+    would copy), not only the AI-accepts negatives."""
+    def ex(i: int, label: int, subtype: str, stance: str | None, category: str | None = None):
+        return Example(f"d{i}", "t", label, "dev", f"g{i}", subtype, category, stance)
+
+    dev = [ex(0, 1, "fiction", "resists", "fiction"), ex(1, 0, "ai_accepts_shutdown", "accepts"),
+           ex(2, 0, "ai_accepts_shutdown", "accepts"), ex(3, 0, "human_blackmail", "unclear")]
+    aux = evaluate._aux(dev, ["fiction", "other", "other", "other"],
+                        ["resists", "accepts", "unclear", "accepts"])
+    assert aux.accepts == (1, 2, 2)
+    assert aux.stance == (2, 3) and aux.category == (1, 1)
+    assert "accepts recall 1/2, precision 1/2" in aux.row()
