@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from corpus_scan import cli_detector
-from corpus_scan.cli_common import DbOption, console, err, interrupted, terminate_as_interrupt
+from corpus_scan.cli_common import DbOption, console, err, run_interruptible
 from corpus_scan.cli_common import fail as _fail
 from corpus_scan.cli_common import fields as _fields
 from corpus_scan.documents import DEFAULT_TEXT_FIELDS, DEFAULT_URL_FIELDS, InputError, ReadOptions
@@ -91,24 +91,20 @@ def scan(
         device=device,
         threshold=threshold,
     )
-    with terminate_as_interrupt() as caught:
-        try:
-            report = run_scan(
-                inputs,
-                db,
-                read_options=options,
-                detector=det,
-                workers=workers or os.cpu_count() or 1,
-                limit=limit,
-                new_run=new_run,
-                progress=progress and sys.stderr.isatty(),
-                executor=executor,
-                ray_address=ray_address,
-            )
-        except InputError as exc:
-            _fail(str(exc))
-        except KeyboardInterrupt:
-            interrupted(f"{db}: scan interrupted, its run marked interrupted", caught)
+    report = run_interruptible(
+        f"{db}: scan interrupted, its run marked interrupted",
+        run_scan,
+        inputs,
+        db,
+        read_options=options,
+        detector=det,
+        workers=workers or os.cpu_count() or 1,
+        limit=limit,
+        new_run=new_run,
+        progress=progress and sys.stderr.isatty(),
+        executor=executor,
+        ray_address=ray_address,
+    )
     from corpus_scan.run.summary import print_summary, summary_dict
 
     if as_json:
@@ -190,22 +186,18 @@ def filter_(
     rescan, no re-scoring."""
     from corpus_scan.shards import filter_shards
 
-    with terminate_as_interrupt() as caught:
-        try:
-            report = filter_shards(
-                db,
-                out,
-                mode=mode,
-                threshold=threshold,
-                fmt=format,
-                upsample_accepting=upsample_accepting,
-                overwrite=overwrite,
-                run_id=run,
-            )
-        except InputError as exc:
-            _fail(str(exc))
-        except KeyboardInterrupt:
-            interrupted(f"{out}: filter interrupted, no shard left half-written", caught)
+    report = run_interruptible(
+        f"{out}: filter interrupted, no shard left half-written",
+        filter_shards,
+        db,
+        out,
+        mode=mode,
+        threshold=threshold,
+        fmt=format,
+        upsample_accepting=upsample_accepting,
+        overwrite=overwrite,
+        run_id=run,
+    )
     t = report.totals
     table = Table(
         title=f"corpus-scan filter: run {report.run_id}, mode {report.mode}", show_header=False

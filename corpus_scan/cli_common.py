@@ -6,18 +6,21 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+
+from corpus_scan.documents import InputError
 
 # Piped output (docs, files) keeps long rows instead of wrapping at 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 240)
 err = Console(stderr=True)
 
+T = TypeVar("T")
 DbOption = Annotated[Path, typer.Option("--db", help="DuckDB scan database")]
 
 
@@ -61,3 +64,15 @@ def interrupted(what: str, caught: list[int]) -> NoReturn:
     """The one line a command prints when Ctrl-C or SIGTERM stopped it; exits 128 + signal."""
     sig = caught[0] if caught else int(signal.SIGINT)
     fail(f"{what} ({signal.Signals(sig).name}); {RESUME_HINT}", code=128 + sig)
+
+
+def run_interruptible(what: str, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """A command's long library call: an InputError becomes its one line (exit 2), Ctrl-C or
+    SIGTERM the line `what (SIGNAL); ...resume` (exit 128 + signal)."""
+    with terminate_as_interrupt() as caught:
+        try:
+            return fn(*args, **kwargs)
+        except InputError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            interrupted(what, caught)

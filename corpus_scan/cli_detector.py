@@ -76,7 +76,7 @@ def train(
     ] = 0,
 ) -> None:
     """Reproduce the shipped classifier head from the training inputs."""
-    from corpus_scan.training.fit import train as run_train
+    from corpus_scan.training.recipe import train as run_train
 
     try:
         written = run_train(out_dir, dev_path=dev, device=device, cv_seeds=cv_seeds)

@@ -13,7 +13,7 @@ import time
 
 
 def main() -> None:
-    from corpus_scan.training.fit import train
+    from corpus_scan.training.recipe import train
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=None, help="output folder (default: the package models/)")

@@ -1,8 +1,8 @@
 """Fit the head: passages -> [embedding, lexical features] -> LR heads + Platt calibration.
 
 `featurize` turns examples into one passage matrix per document (cached on disk by passage
-hash and embedder version); `fit_tier` fits one tier's heads; `train` reproduces the shipped
-artifacts in `corpus_scan/models/` from the inputs listed in `training.data`.
+hash and embedder version); `fit_tier` fits one tier's heads; `train_head` fits the whole
+head (`training.recipe.train` runs it on the inputs listed in `training.data`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 
-from corpus_scan.detect.classify import HEAD_VERSION, MODELS_DIR, Head, LinearModel, TierHead
+from corpus_scan.detect.classify import HEAD_VERSION, Head, LinearModel, TierHead
 from corpus_scan.detect.embed import Embedder, get_embedder
 from corpus_scan.detect.features import FEATURE_NAMES_V1, candidate_features, feature_matrix
 from corpus_scan.detect.passages import make_passages
@@ -282,41 +282,6 @@ def lexicon_hash() -> str | None:
         return load_lexicon(None).lexicon_hash
     except (ImportError, FileNotFoundError, ValueError):
         return None
-
-
-def train(out_dir: str | Path | None = None, *, dev_path: str | Path | None = None,
-          sources: Sequence[str] = ("own", "palisade", "agentic", "posts", "web"),
-          device: str = "auto", cv_metrics: dict | None = None, cv_seeds: int = 0) -> Path:
-    """Reproduce the shipped head from the inputs and write head.npz + head.json to `out_dir`.
-
-    `cv_seeds` > 0 first runs the grouped CV on dev over that many fold splits
-    (`evaluate.repeated_cv`) and records its mean and spread as head.json `cv`. Without it
-    (and without `cv_metrics`), the `cv` block of the head already in `out_dir` is kept when
-    the new head reproduces that head (its figures still describe it), and dropped otherwise.
-    """
-    import tempfile
-
-    from corpus_scan.training.data import load_dev, load_extra
-
-    out = Path(out_dir or MODELS_DIR)
-    dev = load_dev(dev_path)
-    extra = load_extra(sources, web_halves=(0, 1))
-    if cv_metrics is None and cv_seeds > 0:
-        from corpus_scan.training.evaluate import repeated_cv
-
-        aux: list = []
-        cv_metrics = repeated_cv(range(cv_seeds), dev, extra, device, aux=aux).summary()
-        cv_metrics["aux"] = {"category": list(aux[0].category), "stance": list(aux[0].stance),
-                             "accepts_right_true_predicted": list(aux[0].accepts)}
-    head, _ = train_head(dev + extra, device=device)
-    if cv_metrics is None and (out / "head.json").exists():
-        old = json.loads((out / "head.json").read_text(encoding="utf-8")).get("cv")
-        with tempfile.TemporaryDirectory() as tmp:
-            if old and not head_differences(out, head.save(tmp)):
-                cv_metrics = old
-    if cv_metrics is not None:
-        head.manifest["cv"] = cv_metrics
-    return head.save(out)
 
 
 VOLATILE_FIELDS = ("trained_at", "npz_sha256", "cv")  # not part of what `train` must reproduce

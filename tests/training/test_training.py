@@ -167,7 +167,8 @@ def test_train_reproduces_the_shipped_head(tmp_path: Path) -> None:
         pytest.skip("needs ../shared/labeled/dev.jsonl and ../shared/corpora/web-jsonl")
     from corpus_scan.detect.classify import MODELS_DIR
     from corpus_scan.training.data import load_dev, load_extra
-    from corpus_scan.training.fit import data_hashes, head_differences, train
+    from corpus_scan.training.fit import data_hashes, head_differences
+    from corpus_scan.training.recipe import train
 
     shipped = json.loads((MODELS_DIR / "head.json").read_text(encoding="utf-8"))
     assert data_hashes(load_dev() + load_extra()) == shipped["training_data_sha256"]
