@@ -45,3 +45,13 @@ def tables(db: Path) -> dict[str, list[tuple]]:
         }
     finally:
         con.close()
+
+
+def table_differences(got: dict[str, list[tuple]], want: dict[str, list[tuple]]) -> str:
+    """The rows only one side has, per table (an assert message that names them)."""
+    out = []
+    for name in sorted(set(got) | set(want)):
+        a, b = set(got.get(name, [])), set(want.get(name, []))
+        if a != b:
+            out.append(f"{name}: only in got {sorted(a - b)[:5]}; only in want {sorted(b - a)[:5]}")
+    return "\n".join(out)

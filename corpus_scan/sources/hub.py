@@ -26,7 +26,7 @@ from typing import Any
 
 from corpus_scan.documents import DocBatch, InputError, ReadOptions, ShardReadError, Source
 from corpus_scan.sources.batches import BatchBuilder
-from corpus_scan.sources.records import make_extractor
+from corpus_scan.sources.records import column_list, make_extractor
 
 _URI = re.compile(r"hf://datasets/(?P<repo>[^/@]+/[^/@]+)(?:@(?P<rev>[^/]+))?(?:/(?P<rest>.*))?$")
 _BUILDERS = (
@@ -129,7 +129,7 @@ def read_spec(
                 if _text_column(names, opts) is None:
                     raise ShardReadError(
                         f"{path}: no text column (tried {', '.join(opts.text_fields)}; "
-                        f"columns: {', '.join(names) or 'none'})"
+                        f"columns: {column_list(names)})"
                     )
                 checked = True
             n = len(cols[names[0]]) if names else 0

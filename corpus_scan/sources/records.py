@@ -28,6 +28,12 @@ MISSING: Any = object()
 Extracted = tuple[str, str | None, str | None] | str
 
 
+def column_list(names: list[str]) -> str:
+    """Column names for a one-line error: a name with a line break or other control character
+    (a CSV header cell can hold one) is quoted, so the message stays one line."""
+    return ", ".join(n if n.isprintable() else repr(n) for n in names) or "none"
+
+
 def type_name(value: object) -> str:
     """Python type name for messages, with JSON's `null` for None."""
     return "null" if value is None else type(value).__name__

@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 
 from corpus_scan.documents import BadRecord, DocBatch, ReadOptions, ShardReadError, Source
 from corpus_scan.sources.batches import BatchBuilder, spread_bytes
+from corpus_scan.sources.records import column_list
 from corpus_scan.sources.streams import (
     ChunkReader,
     Interrupted,
@@ -91,7 +92,7 @@ class _Columns:
         if self.text is None:
             raise ShardReadError(
                 f"{path}: no text column (tried {', '.join(opts.text_fields)}; "
-                f"columns: {', '.join(schema.names) or 'none'})"
+                f"columns: {column_list(schema.names)})"
             )
         self.id = _resolve(opts.id_field, schema)
         self.urls = [c for f in opts.url_fields if (c := _resolve(f, schema))]

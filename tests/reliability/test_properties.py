@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 import zstandard
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from reliability_helpers import TINY
 
@@ -152,6 +152,7 @@ _FORMATS = [
 
 @SETTINGS
 @given(data=_BYTES, which=st.sampled_from(_FORMATS), cut=st.floats(0.0, 1.0))
+@example(data=b'"\n', which=("x.csv", "csv", None), cut=0.0)  # a header cell holding "\n"
 def test_readers_any_bytes(data: bytes, which: tuple[str, str, str | None], cut: float) -> None:
     name, fmt, comp = which
     if comp == "gzip":
