@@ -7,10 +7,13 @@ neither of those needs the other's top half.
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from corpus_scan.detect.classify import MODELS_DIR
+from corpus_scan.training.data import load_dev, load_extra
+from corpus_scan.training.evaluate import repeated_cv
 from corpus_scan.training.fit import head_differences, train_head
 
 
@@ -24,16 +27,10 @@ def train(out_dir: str | Path | None = None, *, dev_path: str | Path | None = No
     (and without `cv_metrics`), the `cv` block of the head already in `out_dir` is kept when
     the new head reproduces that head (its figures still describe it), and dropped otherwise.
     """
-    import tempfile
-
-    from corpus_scan.training.data import load_dev, load_extra
-
     out = Path(out_dir or MODELS_DIR)
     dev = load_dev(dev_path)
     extra = load_extra(sources, web_halves=(0, 1))
     if cv_metrics is None and cv_seeds > 0:
-        from corpus_scan.training.evaluate import repeated_cv
-
         aux: list = []
         cv_metrics = repeated_cv(range(cv_seeds), dev, extra, device, aux=aux).summary()
         cv_metrics["aux"] = {"category": list(aux[0].category), "stance": list(aux[0].stance),
