@@ -43,21 +43,23 @@ def terminate_as_interrupt() -> Iterator[list[int]]:
     """Within the block, SIGTERM raises KeyboardInterrupt as Ctrl-C does, so the work's
     `finally` blocks run (a scan marks its run `interrupted`, a filter removes its temporary
     file) instead of the process dying mid-write with the run left `running`. Yields a list
-    that receives the number of the signal caught; the old handler comes back afterwards."""
+    that receives the number of each SIGTERM or SIGINT caught; the old handlers come back
+    afterwards."""
     caught: list[int] = []
 
-    def on_term(signum: int, frame: object) -> None:
+    def on_signal(signum: int, frame: object) -> None:
         caught.append(signum)
         raise KeyboardInterrupt
 
     if threading.current_thread() is not threading.main_thread():
         yield caught
         return
-    old = signal.signal(signal.SIGTERM, on_term)
+    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield caught
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def interrupted(what: str, caught: list[int]) -> NoReturn:
@@ -68,11 +70,15 @@ def interrupted(what: str, caught: list[int]) -> NoReturn:
 
 def run_interruptible(what: str, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
     """A command's long library call: an InputError becomes its one line (exit 2), Ctrl-C or
-    SIGTERM the line `what (SIGNAL); ...resume` (exit 128 + signal)."""
+    SIGTERM the line `what (SIGNAL); ...resume` (exit 128 + signal), also when the signal
+    surfaced as another error (DuckDB turns one that lands mid-query into "Query
+    interrupted")."""
     with terminate_as_interrupt() as caught:
         try:
             return fn(*args, **kwargs)
-        except InputError as exc:
-            fail(str(exc))
-        except KeyboardInterrupt:
-            interrupted(what, caught)
+        except BaseException as exc:
+            if caught or isinstance(exc, KeyboardInterrupt):
+                interrupted(what, caught)
+            if isinstance(exc, InputError):
+                fail(str(exc))
+            raise

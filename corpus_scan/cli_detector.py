@@ -25,8 +25,8 @@ def eval_(
     from corpus_scan.detect.scorer import load_scorer
     from corpus_scan.training.evaluate import evaluate
 
-    if not path.exists():
-        _fail(f"{path}: no such file")
+    if not path.is_file():
+        _fail(f"{path}: {'is a folder, not a file' if path.is_dir() else 'no such file'}")
     try:
         report = evaluate(
             path,

@@ -62,9 +62,10 @@ _TICKS: mp.Queue | None = None
 def _init_worker(detector: DetectorConfig, ticks: mp.Queue) -> None:
     global _TICKS
     _TICKS = ticks
-    # a forked worker inherits the CLI's SIGTERM-as-interrupt handler; the pool stops its
-    # workers with SIGTERM, which must end them at once, not raise inside a shard
+    # a forked worker inherits the CLI's signal handlers; the pool stops its workers with
+    # SIGTERM, which must end them at once, not raise inside a shard; SIGINT as by default
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
     get_cascade(detector)  # load models once per worker, before the first shard
 

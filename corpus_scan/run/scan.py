@@ -125,6 +125,9 @@ def scan(
             )
         store.record_skipped(run_id, skipped)
         finished = store.finished_shards(run_id)
+        if resumed and limit is not None:  # --limit counts the documents of the whole run
+            done_docs = int(store.run_totals(run_id).get("n_docs") or 0)
+            job = Job(read_options, detector, max(0, limit - done_docs))
         todo = [(i, s) for i, s in enumerate(sources) if i not in finished]
         start = time.perf_counter()
         status = "interrupted"

@@ -37,10 +37,13 @@ def train(out_dir: str | Path | None = None, *, dev_path: str | Path | None = No
                              "accepts_right_true_predicted": list(aux[0].accepts)}
     head, _ = train_head(dev + extra, device=device)
     if cv_metrics is None and (out / "head.json").exists():
-        old = json.loads((out / "head.json").read_text(encoding="utf-8")).get("cv")
         with tempfile.TemporaryDirectory() as tmp:
-            if old and not head_differences(out, head.save(tmp)):
-                cv_metrics = old
+            try:  # a damaged or half head there describes nothing: its figures are dropped
+                old = json.loads((out / "head.json").read_text(encoding="utf-8")).get("cv")
+                if old and not head_differences(out, head.save(tmp)):
+                    cv_metrics = old
+            except (OSError, ValueError, AttributeError):
+                pass
     if cv_metrics is not None:
         head.manifest["cv"] = cv_metrics
     return head.save(out)

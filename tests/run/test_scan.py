@@ -87,10 +87,25 @@ def test_truncated_gzip_marks_shard_failed_and_keeps_going(tmp_path: Path) -> No
 
 
 def test_limit_stops_exactly(small_corpus: Path, tmp_path: Path) -> None:
-    report = scan([str(small_corpus)], tmp_path / "x.duckdb", detector=LEXICAL, limit=45)
+    db = tmp_path / "x.duckdb"
+    report = scan([str(small_corpus)], db, detector=LEXICAL, limit=45)
     assert report.totals["n_docs"] == 45
     # the shards scanned now are those read before the limit, not every shard planned
     assert report.shards_run == report.totals["n_shards"] < report.shards_total
+    # interrupted before its last shard was committed: the resume reads only what the limit
+    # leaves, not another 45 documents
+    import duckdb
+
+    want = tables(db)
+    con = duckdb.connect(str(db))
+    (last,) = con.execute("SELECT max(shard_id) FROM shards").fetchone()
+    for table in ("candidates", "passages", "bad_records", "shards"):
+        con.execute(f"DELETE FROM {table} WHERE shard_id = ?", [last])
+    con.execute("UPDATE runs SET status = 'interrupted'")
+    con.close()
+    again = scan([str(small_corpus)], db, detector=LEXICAL, limit=45)
+    assert again.resumed and again.totals["n_docs"] == 45
+    assert tables(db) == want
 
 
 def test_two_workers_give_the_same_tables(small_corpus: Path, tmp_path: Path) -> None:
@@ -271,3 +286,27 @@ def test_cli_sql_csv_uses_unix_line_ends(small_corpus: Path, tmp_path: Path) -> 
                                    "SELECT shard_id, n_docs FROM shards ORDER BY 1"])
     assert res.exit_code == 0, res.output
     assert "\r" not in res.output and res.output.startswith("shard_id,n_docs\n")
+
+
+def test_a_signal_that_surfaces_as_another_error_is_still_an_interrupt() -> None:
+    """DuckDB turns a KeyboardInterrupt that lands mid-query into its own error: the command
+    still ends with the interrupt's one line and exit 128 + 15, not a traceback."""
+    import os
+    import signal
+    import time
+
+    import typer
+
+    from corpus_scan.cli_common import run_interruptible
+
+    def commit() -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+        except KeyboardInterrupt:
+            raise RuntimeError("Query interrupted") from None
+
+    with pytest.raises(typer.Exit) as exit_info:
+        run_interruptible("x.duckdb: scan interrupted", commit)
+    assert exit_info.value.exit_code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers are put back

@@ -54,6 +54,8 @@ def test_eval_with_another_label_field_and_a_missing_one(tmp_path: Path) -> None
     assert "gold.jsonl: line 1: no field 'label' (choose one with --label-field)" in bad.output
     missing = CliRunner().invoke(app, ["eval", str(tmp_path / "nope.jsonl")])
     assert missing.exit_code == 2 and "no such file" in missing.output
+    folder = CliRunner().invoke(app, ["eval", str(tmp_path)])
+    assert folder.exit_code == 2 and "is a folder, not a file" in folder.output
 
 
 def test_eval_accepts_boolean_labels_and_names_the_bad_line(tmp_path: Path) -> None:
