@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -142,8 +143,9 @@ def sql(
         writer.writerow(result.columns)
         writer.writerows(result.rows)
     elif format == "json":
-        rows = [dict(zip(result.columns, r, strict=True)) for r in result.rows]
-        print(json.dumps(rows, default=str, ensure_ascii=False, indent=1))
+        rows = [{c: _json_safe(v) for c, v in zip(result.columns, r, strict=True)}
+                for r in result.rows]
+        print(json.dumps(rows, default=str, ensure_ascii=False, indent=1, allow_nan=False))
     else:
         table = Table(show_lines=False)
         for name in result.columns:
@@ -297,6 +299,11 @@ def report(
 app.command("eval")(cli_detector.eval_)
 app.command()(cli_detector.train)
 app.command("build-models")(cli_detector.build_models)
+
+
+def _json_safe(value: object) -> object:
+    """NaN and infinities as null: JSON has no literal for them (`NaN` breaks strict parsers)."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _cell(value: object, width: int) -> str:

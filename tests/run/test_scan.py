@@ -286,6 +286,14 @@ def test_cli_sql_csv_uses_unix_line_ends(small_corpus: Path, tmp_path: Path) -> 
                                    "SELECT shard_id, n_docs FROM shards ORDER BY 1"])
     assert res.exit_code == 0, res.output
     assert "\r" not in res.output and res.output.startswith("shard_id,n_docs\n")
+    query = "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b, 1.5::DOUBLE AS c"
+    js = CliRunner().invoke(app, ["sql", "--db", str(db), "--format", "json", query])
+    assert js.exit_code == 0, js.output
+    import json
+
+    assert json.loads(js.output, parse_constant=lambda c: pytest.fail(c)) == [
+        {"a": None, "b": None, "c": 1.5}
+    ]
 
 
 def test_a_signal_that_surfaces_as_another_error_is_still_an_interrupt() -> None:
