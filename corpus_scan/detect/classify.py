@@ -147,7 +147,7 @@ class Head:
             arrays.update(th.stance.arrays(f"{name}.stance"))
             arrays[f"{name}.platt"] = np.asarray([th.platt_a, th.platt_b], dtype=np.float64)
         buf = io.BytesIO()
-        np.savez_compressed(buf, **{k: v for k, v in arrays.items()})
+        np.savez_compressed(buf, **arrays)
         npz = buf.getvalue()
         write_atomic(out / "head.npz", npz)  # a scan never loads half a head
         manifest = dict(self.manifest)

@@ -19,18 +19,19 @@ from corpus_scan.training.fit import head_differences, train_head
 
 def train(out_dir: str | Path | None = None, *, dev_path: str | Path | None = None,
           sources: Sequence[str] = ("own", "palisade", "agentic", "posts", "web"),
-          device: str = "auto", cv_metrics: dict | None = None, cv_seeds: int = 0) -> Path:
+          device: str = "auto", cv_seeds: int = 0) -> Path:
     """Reproduce the shipped head from the inputs and write head.npz + head.json to `out_dir`.
 
     `cv_seeds` > 0 first runs the grouped CV on dev over that many fold splits
-    (`evaluate.repeated_cv`) and records its mean and spread as head.json `cv`. Without it
-    (and without `cv_metrics`), the `cv` block of the head already in `out_dir` is kept when
-    the new head reproduces that head (its figures still describe it), and dropped otherwise.
+    (`evaluate.repeated_cv`) and records its mean and spread as head.json `cv`. Without it,
+    the `cv` block of the head already in `out_dir` is kept when the new head reproduces that
+    head (its figures still describe it), and dropped otherwise.
     """
     out = Path(out_dir or MODELS_DIR)
     dev = load_dev(dev_path)
     extra = load_extra(sources, web_halves=(0, 1))
-    if cv_metrics is None and cv_seeds > 0:
+    cv_metrics: dict | None = None
+    if cv_seeds > 0:
         aux: list = []
         cv_metrics = repeated_cv(range(cv_seeds), dev, extra, device, aux=aux).summary()
         cv_metrics["aux"] = {"category": list(aux[0].category), "stance": list(aux[0].stance),
