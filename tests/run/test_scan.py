@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import gzip
+import json
+import os
+import shlex
+import signal
+import time
 from pathlib import Path
 
+import duckdb
 import pytest
+import typer
 from corpus_fixtures import tables
 
+from corpus_scan.cli_common import run_interruptible
 from corpus_scan.detect.cascade import DetectorConfig
 from corpus_scan.documents import InputError
 from corpus_scan.run.scan import scan
@@ -94,8 +102,6 @@ def test_limit_stops_exactly(small_corpus: Path, tmp_path: Path) -> None:
     assert report.shards_run == report.totals["n_shards"] < report.shards_total
     # interrupted before its last shard was committed: the resume reads only what the limit
     # leaves, not another 45 documents
-    import duckdb
-
     want = tables(db)
     con = duckdb.connect(str(db))
     (last,) = con.execute("SELECT max(shard_id) FROM shards").fetchone()
@@ -149,8 +155,6 @@ def test_sql_without_write_writes_no_files(small_corpus: Path, tmp_path: Path) -
 def test_database_file_opens_in_older_duckdb_clients(small_corpus: Path, tmp_path: Path) -> None:
     """The DuckDB CLI on PyPI (1.5) cannot read DuckDB 2.0's default storage format, so scan
     databases are written in the format DuckDB 1.2+ reads."""
-    import duckdb
-
     db = tmp_path / "x.duckdb"
     scan([str(small_corpus)], db, detector=LEXICAL)
     con = duckdb.connect(str(db), read_only=True)
@@ -187,8 +191,6 @@ def test_cli_scan_write_filtered(small_corpus: Path, tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    import json
-
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["mode"] == "drop"
     assert manifest["totals"]["input_docs"] == 94 and manifest["totals"]["dropped"] == 32
@@ -214,8 +216,6 @@ def test_parallel_scans_with_a_head_start_equal_a_serial_scan(
             mine = [r[1:] for r in got[name] if r[0] == run_id]  # r[0] is the run id
             assert mine == [r[1:] for r in want[name]], (name, run_id)
     # a resume: drop one finished shard of run 2 and re-run the same scan
-    import duckdb
-
     con = duckdb.connect(str(par))
     con.execute("UPDATE shards SET status = 'failed' WHERE run_id = ? AND shard_id = 2",
                 [second.run_id])
@@ -231,8 +231,6 @@ def test_parallel_scans_with_a_head_start_equal_a_serial_scan(
 def test_worker_columns_name_the_table_columns() -> None:
     """Workers fill column lists by name; the commit inserts them BY NAME, so a column missing
     from these lists would be NULL in every row."""
-    import duckdb
-
     from corpus_scan.store.parts import BAD_COLUMNS, CANDIDATE_COLUMNS, PASSAGE_COLUMNS
     from corpus_scan.store.schema import DDL
 
@@ -253,8 +251,6 @@ def test_worker_columns_name_the_table_columns() -> None:
 
 
 def test_cli_bad_records_hint_names_the_database(tmp_path: Path) -> None:
-    import shlex
-
     from typer.testing import CliRunner
 
     from corpus_scan.cli import app
@@ -289,8 +285,6 @@ def test_cli_sql_csv_uses_unix_line_ends(small_corpus: Path, tmp_path: Path) -> 
     query = "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b, 1.5::DOUBLE AS c"
     js = CliRunner().invoke(app, ["sql", "--db", str(db), "--format", "json", query])
     assert js.exit_code == 0, js.output
-    import json
-
     assert json.loads(js.output, parse_constant=lambda c: pytest.fail(c)) == [
         {"a": None, "b": None, "c": 1.5}
     ]
@@ -299,13 +293,6 @@ def test_cli_sql_csv_uses_unix_line_ends(small_corpus: Path, tmp_path: Path) -> 
 def test_a_signal_that_surfaces_as_another_error_is_still_an_interrupt() -> None:
     """DuckDB turns a KeyboardInterrupt that lands mid-query into its own error: the command
     still ends with the interrupt's one line and exit 128 + 15, not a traceback."""
-    import os
-    import signal
-    import time
-
-    import typer
-
-    from corpus_scan.cli_common import run_interruptible
 
     def commit() -> None:
         try:
