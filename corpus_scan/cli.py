@@ -4,10 +4,12 @@ of the same name, so anything done here can be done from Python too."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -118,6 +120,15 @@ def scan(
         filter_(db=db, out=write_filtered)
 
 
+def _csv_line(row: Sequence[object]) -> str:
+    """One CSV record ending in LF (a Unix pipe wants LF, not CRLF). The writer runs with a CRLF
+    terminator because it quotes fields holding any terminator character: with LF alone, a bare
+    CR inside a field would go out unquoted and split the record for RFC 4180 readers."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerow(row)
+    return buf.getvalue()[:-2] + "\n"
+
+
 @app.command()
 def sql(
     query: Annotated[
@@ -139,9 +150,8 @@ def sql(
     except InputError as exc:
         _fail(str(exc))
     if format == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")  # a Unix pipe wants LF, not CRLF
-        writer.writerow(result.columns)
-        writer.writerows(result.rows)
+        for row in [result.columns, *result.rows]:
+            sys.stdout.write(_csv_line(row))
     elif format == "json":
         rows = [{c: _json_safe(v) for c, v in zip(result.columns, r, strict=True)}
                 for r in result.rows]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 import os
 import shlex
@@ -282,6 +284,14 @@ def test_cli_sql_csv_uses_unix_line_ends(small_corpus: Path, tmp_path: Path) -> 
                                    "SELECT shard_id, n_docs FROM shards ORDER BY 1"])
     assert res.exit_code == 0, res.output
     assert "\r" not in res.output and res.output.startswith("shard_id,n_docs\n")
+    # a CR, LF or CRLF inside a value is quoted, so the record survives an RFC 4180 reader
+    cells = "SELECT 'a' || chr(13) || 'b' AS cr, 'c' || chr(10) || 'd' AS lf, 'e,f' AS comma"
+    raw = CliRunner().invoke(app, ["sql", "--db", str(db), "--format", "csv", cells])
+    assert raw.exit_code == 0, raw.output
+    assert raw.output == 'cr,lf,comma\n"a\rb","c\nd","e,f"\n'
+    assert list(csv.reader(io.StringIO(raw.output, newline=""))) == [
+        ["cr", "lf", "comma"], ["a\rb", "c\nd", "e,f"]
+    ]
     query = "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b, 1.5::DOUBLE AS c"
     js = CliRunner().invoke(app, ["sql", "--db", str(db), "--format", "json", query])
     assert js.exit_code == 0, js.output
