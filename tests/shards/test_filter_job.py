@@ -200,3 +200,35 @@ def test_killed_job_leaves_only_temporaries_and_resumes(scanned, tmp_path: Path)
         "tables/c.jsonl.gz",
         "tables/d.jsonl.gz",
     ]
+
+
+_SIGNAL_IN_PANDAS_IMPORT = textwrap.dedent(
+    """
+    import sys
+    from corpus_scan.shards import filter_shards
+
+    class SignalDuringImport:  # as if Ctrl-C landed while pandas is being imported
+        def find_spec(self, name, path=None, target=None):
+            if name == "pandas":
+                sys.meta_path.remove(self)
+                raise KeyboardInterrupt
+
+    assert "pandas" not in sys.modules, "premise gone: pandas is imported before the filter"
+    sys.meta_path.insert(0, SignalDuringImport())
+    try:
+        filter_shards(sys.argv[1], sys.argv[2])
+    except KeyboardInterrupt:
+        sys.exit(42)
+    """
+)
+
+
+def test_a_signal_during_the_lazy_pandas_import_stops_the_job(scanned, tmp_path: Path):
+    """pyarrow imports pandas from Cython code that swallows exceptions; the job must stop
+    anyway, not finish as if no Ctrl-C had come."""
+    _, db = scanned
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-c", _SIGNAL_IN_PANDAS_IMPORT, str(db), str(out)],
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 42, proc.stderr.decode()[-2000:]
+    assert not (out / "manifest.json").exists()
