@@ -63,9 +63,12 @@ def _init_worker(detector: DetectorConfig, ticks: mp.Queue) -> None:
     global _TICKS
     _TICKS = ticks
     # a forked worker inherits the CLI's signal handlers; the pool stops its workers with
-    # SIGTERM, which must end them at once, not raise inside a shard; SIGINT as by default
+    # SIGTERM, which must end them at once, not raise inside a shard. SIGINT is ignored: a
+    # terminal's Ctrl-C reaches the whole process group, and the scanning process, which
+    # catches it too, stops the pool; a worker raising KeyboardInterrupt would only print its
+    # own traceback ("Process ForkProcess-N: ...") under the scan's one interrupted line
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
     get_cascade(detector)  # load models once per worker, before the first shard
 

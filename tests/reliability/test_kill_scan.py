@@ -5,6 +5,7 @@ scanning process stops the worker pool at once."""
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import random
 import signal
 import subprocess
@@ -106,3 +107,31 @@ def test_error_in_the_scanning_process_stops_the_pool(
     resumed = scan([str(root)], cut, detector=TINY, workers=2)
     assert resumed.resumed and resumed.status == "done"
     assert tables(cut) == tables(whole)
+
+
+def test_ctrl_c_to_the_whole_group_prints_one_line_and_resumes(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the scan and its workers at once: the scan prints its one
+    interrupted line (exit 130), workers print no tracebacks of their own and do not linger."""
+    root = corpus(tmp_path / "corpus", n_shards=8, n_docs=3000, gz=False)
+    db = tmp_path / "x.duckdb"
+    argv = scan_args(root, db, "--workers", "2", "--batch-size", "500", tiny=True)
+    proc = subprocess.Popen(argv, env=SPLIT_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (
+        db.exists() and len(session_pids(proc.pid)) >= 3  # the scan and both workers are up
+    ):
+        time.sleep(0.05)
+    time.sleep(0.5)
+    if proc.poll() is not None:
+        pytest.skip("the scan ended before the signal could be sent")
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr[-3000:]
+    lines = [x for x in stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "interrupted" in lines[0] and "SIGINT" in lines[0], stderr[-3000:]
+    assert _wait_gone(proc.pid, 30) == []
+    assert sql("SELECT status FROM runs", db).rows == [("interrupted",)]
+    resumed = run(argv, env=SPLIT_ENV)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert sql("SELECT count(*), min(status) FROM runs", db).rows == [(1, "done")]
