@@ -23,6 +23,7 @@ import time
 
 
 def cv(seeds: int = 5, folds: int = 5) -> None:
+    from corpus_scan.training.calibration import calibration
     from corpus_scan.training.evaluate import bootstrap_interval, format_table, repeated_cv
 
     t = time.perf_counter()
@@ -37,6 +38,8 @@ def cv(seeds: int = 5, folds: int = 5) -> None:
         ci = bootstrap_interval(oof[r.name], oof["y"], r.threshold, oof["groups"])
         cells = "  ".join(f"{k} [{lo:.3f}, {hi:.3f}]" for k, (lo, hi) in ci.items())
         print(f"  {r.name:<10} {cells}")
+    print()
+    print(calibration(oof["cascade"], oof["y"]).table("cascade, out-of-fold"))
     print()
     print(aux[0].row())
     print("category confusion (true -> predicted):", aux[0].category_confusion)

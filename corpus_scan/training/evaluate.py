@@ -17,6 +17,7 @@ from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from corpus_scan.detect.features import lexical_score
+from corpus_scan.training.calibration import Calibration, calibration
 from corpus_scan.training.data import Example
 
 LEXICAL_THRESHOLD = 0.5
@@ -53,6 +54,7 @@ class EvalReport:
     data_sha256: str | None = None  # of the examples, as the head's manifest records its data
     # 95% bootstrap intervals (documents resampled) of P/R/F1, per system name
     intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    calibration: Calibration | None = None  # of the scorer's scores
 
     def table(self) -> str:
         out = format_table([self.scorer, self.baseline])
@@ -62,6 +64,8 @@ class EvalReport:
             for name, ci in self.intervals.items():
                 cells = "  ".join(f"{k} [{lo:.3f}, {hi:.3f}]" for k, (lo, hi) in ci.items())
                 out += f"\n  {name:<10} {cells}"
+        if self.calibration is not None:
+            out += "\n\n" + self.calibration.table(self.scorer.name)
         return out
 
 
@@ -393,4 +397,5 @@ def evaluate(path: str | Path, text_field: str = "text", label_field: str = "lab
         data_hashes(ex).get("eval"),
         {name: bootstrap_interval(p, y, thr, ids, n=BOOTSTRAP_N),
          "lexical": bootstrap_interval(p_lex, y, lex.threshold, ids, n=BOOTSTRAP_N)},
+        calibration(p, y) if np.all((p >= 0) & (p <= 1)) else None,  # scores, not logits
     )

@@ -42,6 +42,10 @@ def test_eval_prints_metrics_baseline_and_intervals(tmp_path: Path) -> None:
     line = next(x for x in out.splitlines() if x.strip().startswith("lexical") and "[" in x)
     lo, hi = (float(v) for v in line.split("f1 [")[1].rstrip("]").split(", "))
     assert 0.0 <= lo <= hi <= 1.0
+    head = next(x for x in out.splitlines() if x.startswith("calibration of lexical"))
+    assert "(8 documents)" in head and "Brier" in head
+    rows = [x.split() for x in out.splitlines() if x.strip().startswith("[")]
+    assert len(rows) == 5 and sum(int(r[2]) for r in rows) == 8  # every document in one bin
 
 
 def test_eval_with_another_label_field_and_a_missing_one(tmp_path: Path) -> None:
