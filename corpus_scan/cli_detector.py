@@ -23,7 +23,7 @@ def eval_(
     """Score a labeled JSONL file: precision, recall, F1, PR-AUC, per-subtype recall, and the
     keyword baseline beside them."""
     from corpus_scan.detect.scorer import load_scorer
-    from corpus_scan.training.evaluate import evaluate
+    from corpus_scan.training.eval_file import evaluate
 
     if not path.is_file():
         _fail(f"{path}: {'is a folder, not a file' if path.is_dir() else 'no such file'}")

@@ -1,4 +1,4 @@
-"""Metrics: grouped cross-validation on dev.jsonl and evaluation of a scorer on a JSONL file.
+"""Metrics: grouped cross-validation on dev.jsonl, bootstrap intervals, the web checks.
 
 `cross_validate` never trains and tests on the same excerpt (StratifiedGroupKFold over dev
 groups); the extra sources are added to every training fold. Every fold re-fits both tiers,
@@ -10,14 +10,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from corpus_scan.detect.features import lexical_score
-from corpus_scan.training.calibration import Calibration, calibration
 from corpus_scan.training.data import Example
 
 LEXICAL_THRESHOLD = 0.5
@@ -36,37 +34,16 @@ class Metrics:
     n_pos: int
     per_subtype: dict[str, tuple[int, int]] = field(default_factory=dict)  # correct, total
     extra: dict[str, float] = field(default_factory=dict)
+    n_flagged: int = 0
 
     def row(self) -> str:
         ex = " ".join(f"{k}={v:.3g}" for k, v in self.extra.items())
+        if self.n_pos == 0:  # precision, recall and F1 of a file without positives mean nothing
+            return (f"{self.name:<10} thr={self.threshold:.3f} flagged {self.n_flagged} of "
+                    f"{self.n} (false-positive rate {self.n_flagged / max(1, self.n):.3f}; "
+                    f"no positives: P, R, F1 undefined) {ex}").rstrip()
         return (f"{self.name:<10} thr={self.threshold:.3f} P={self.precision:.3f} "
                 f"R={self.recall:.3f} F1={self.f1:.3f} PR-AUC={self.pr_auc:.3f} {ex}").rstrip()
-
-
-@dataclass(slots=True)
-class EvalReport:
-    """What `corpus-scan eval` prints: the scorer and the keyword baseline on one file."""
-
-    path: str
-    scorer: Metrics
-    baseline: Metrics
-    n_candidates: int | None = None
-    data_sha256: str | None = None  # of the examples, as the head's manifest records its data
-    # 95% bootstrap intervals (documents resampled) of P/R/F1, per system name
-    intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
-    calibration: Calibration | None = None  # of the scorer's scores
-
-    def table(self) -> str:
-        out = format_table([self.scorer, self.baseline])
-        if self.intervals:
-            out += (f"\n\n95% intervals ({BOOTSTRAP_N:,} bootstrap resamples of the "
-                    f"{self.scorer.n} documents): how far another sample like this file may land")
-            for name, ci in self.intervals.items():
-                cells = "  ".join(f"{k} [{lo:.3f}, {hi:.3f}]" for k, (lo, hi) in ci.items())
-                out += f"\n  {name:<10} {cells}"
-        if self.calibration is not None:
-            out += "\n\n" + self.calibration.table(self.scorer.name)
-        return out
 
 
 def metrics(name: str, p: np.ndarray, y: np.ndarray, subtypes: Sequence[str], thr: float,
@@ -83,7 +60,8 @@ def metrics(name: str, p: np.ndarray, y: np.ndarray, subtypes: Sequence[str], th
         per[key][0] += int(bool(pp) == bool(yy))
         per[key][1] += 1
     return Metrics(name, thr, prec, rec, f1, ap, len(y), int(y.sum()),
-                   {k: (v[0], v[1]) for k, v in sorted(per.items())}, dict(extra))
+                   {k: (v[0], v[1]) for k, v in sorted(per.items())}, dict(extra),
+                   int(pred.sum()))
 
 
 def format_table(rows: Sequence[Metrics]) -> str:
@@ -360,42 +338,3 @@ def web_crossfit(device: str = "cpu") -> tuple[int, int, list[WebFlag], dict]:
         head, _ = train_head(dev + load_extra(web_halves=(1 - half,)), device=device)
         heads[half] = head
     return web_check(heads, device)
-
-
-def read_labeled(path: str | Path, text_field: str = "text", label_field: str = "label"
-                 ) -> list[Example]:
-    from corpus_scan.training.data import read_jsonl
-
-    return read_jsonl(path, "eval", text_field=text_field, label_field=label_field)
-
-
-def evaluate(path: str | Path, text_field: str = "text", label_field: str = "label",
-             scorer: object | None = None, use_prefilter: bool = True) -> EvalReport:
-    """Score a labelled JSONL file with `scorer` (default: the cascade) and the keyword
-    baseline. With the prefilter available, non-candidates get score 0 (as in a scan)."""
-    from corpus_scan.detect.scorer import LexicalScorer, load_scorer, score_texts
-    from corpus_scan.training.fit import data_hashes
-
-    ex = read_labeled(path, text_field, label_field)
-    if not ex:
-        raise ValueError("no labelled examples (the file is empty or blank)")
-    texts = [e.text for e in ex]
-    y = np.asarray([e.label for e in ex])
-    sub = [e.subtype for e in ex]
-    sc = scorer if scorer is not None else load_scorer("cascade")
-    p, n_cand = score_texts(sc, texts, use_prefilter=use_prefilter)
-    lex = LexicalScorer()
-    p_lex, _ = score_texts(lex, texts, use_prefilter=use_prefilter)
-    name = getattr(sc, "name", "scorer")
-    thr = float(sc.threshold)  # type: ignore[attr-defined]
-    ids = [e.id for e in ex]
-    return EvalReport(
-        str(path),
-        metrics(name, p, y, sub, thr),
-        metrics("lexical", p_lex, y, sub, lex.threshold),
-        n_cand,
-        data_hashes(ex).get("eval"),
-        {name: bootstrap_interval(p, y, thr, ids, n=BOOTSTRAP_N),
-         "lexical": bootstrap_interval(p_lex, y, lex.threshold, ids, n=BOOTSTRAP_N)},
-        calibration(p, y) if np.all((p >= 0) & (p <= 1)) else None,  # scores, not logits
-    )

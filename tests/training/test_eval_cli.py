@@ -89,3 +89,24 @@ def test_eval_refuses_an_empty_file_in_one_line(tmp_path: Path) -> None:
         assert res.exit_code == 2, res.output
         assert f"{name}: no labelled examples (the file is empty or blank)" in res.output
         assert "Traceback" not in res.output
+
+
+def test_eval_on_negatives_only_reports_the_false_positive_rate(tmp_path: Path) -> None:
+    """A sample of (presumed) negatives, e.g. from a natural-balance corpus: P/R/F1 would print
+    as zeros, which reads like a broken detector; the flag count is what it can tell."""
+    path = tmp_path / "negatives.jsonl"
+    with path.open("w", encoding="utf-8") as f:
+        for i, label, text in ROWS:
+            if label == 0:
+                f.write(json.dumps({"id": i, "text": text, "label": 0}) + "\n")
+        f.write(json.dumps({"id": "n5", "label": 0, "text": "The robot refused to let them shut "
+                            "it down and threatened to delete the backups."}) + "\n")
+    res = CliRunner().invoke(app, ["eval", str(path), "--detector", "lexical"])
+    assert res.exit_code == 0, res.output
+    out = res.output
+    rows = [x for x in out.splitlines() if x.startswith(("lexical ", "cascade "))]
+    assert len(rows) == 2 and all("no positives: P, R, F1 undefined" in r for r in rows)
+    flagged = [int(r.split("flagged ")[1].split(" of ")[0]) for r in rows]
+    assert flagged[0] == flagged[1] >= 1 and "of 5 (false-positive rate" in rows[0]
+    assert "F1=" not in out and "95% intervals" not in out
+    assert "calibration of lexical (5 documents)" in out
