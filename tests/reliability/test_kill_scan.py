@@ -114,17 +114,18 @@ def test_ctrl_c_to_the_whole_group_prints_one_line_and_resumes(tmp_path: Path) -
     interrupted line (exit 130), workers print no tracebacks of their own and do not linger."""
     root = corpus(tmp_path / "corpus", n_shards=8, n_docs=3000, gz=False)
     db = tmp_path / "x.duckdb"
+    pause = tmp_path / "pause"
+    pause.touch()  # the scan waits after its first commit, its workers up: mid-scan for sure
     argv = scan_args(root, db, "--workers", "2", "--batch-size", "500", tiny=True)
-    proc = subprocess.Popen(argv, env=SPLIT_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(driver(argv), env={**SPLIT_ENV, "CS_PAUSE_FILE": str(pause)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (
-        db.exists() and len(session_pids(proc.pid)) >= 3  # the scan and both workers are up
-    ):
+    ready = Path(f"{pause}.ready")
+    while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.5)
-    if proc.poll() is not None:
-        pytest.skip("the scan ended before the signal could be sent")
+    assert ready.exists(), proc.communicate(timeout=60)[1][-3000:]
+    assert len(session_pids(proc.pid)) >= 3  # the scan and both workers
     os.killpg(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr[-3000:]
@@ -132,6 +133,7 @@ def test_ctrl_c_to_the_whole_group_prints_one_line_and_resumes(tmp_path: Path) -
     assert len(lines) == 1 and "interrupted" in lines[0] and "SIGINT" in lines[0], stderr[-3000:]
     assert _wait_gone(proc.pid, 30) == []
     assert sql("SELECT status FROM runs", db).rows == [("interrupted",)]
+    pause.unlink()
     resumed = run(argv, env=SPLIT_ENV)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert sql("SELECT count(*), min(status) FROM runs", db).rows == [(1, "done")]
