@@ -36,12 +36,17 @@ class Calibration:
                  f"  {'score bin':<12}{'docs':>6}{'mean score':>12}{'positive rate':>15}"]
         for b in self.bins:
             close = "]" if b.hi >= 1.0 else ")"
-            label = f"[{b.lo:.1f}, {b.hi:.1f}{close}"
+            label = f"[{_edge(b.lo)}, {_edge(b.hi)}{close}"
             if b.n:
                 lines.append(f"  {label:<12}{b.n:>6}{b.mean_score:>12.3f}{b.positive_rate:>15.3f}")
             else:
                 lines.append(f"  {label:<12}{0:>6}{'-':>12}{'-':>15}")
         return "\n".join(lines)
+
+
+def _edge(x: float) -> str:
+    """0.2 as "0.2"; an edge that one decimal would misstate (n_bins=3, 4, ...) with three."""
+    return f"{x:.1f}" if abs(x * 10 - round(x * 10)) < 1e-9 else f"{x:.3f}"
 
 
 def calibration(p: np.ndarray, y: np.ndarray, n_bins: int = 5) -> Calibration:
@@ -52,6 +57,8 @@ def calibration(p: np.ndarray, y: np.ndarray, n_bins: int = 5) -> Calibration:
         raise ValueError(f"scores {p.shape} and labels {y.shape} must be 1-d and of one length")
     if len(p) == 0:
         raise ValueError("no documents to measure calibration on")
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be at least 1, not {n_bins}")
     if not np.all((p >= 0) & (p <= 1)):
         raise ValueError("scores must lie in [0, 1]")
     edges = np.linspace(0.0, 1.0, n_bins + 1)

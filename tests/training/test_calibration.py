@@ -32,6 +32,7 @@ def test_bins_hold_every_document_once_and_the_last_bin_is_closed() -> None:
     assert math.isnan(cal.bins[3].mean_score)
     assert cal.ece == pytest.approx((2 * 0.095 + 1 * 0.8 + 1 * 0.5 + 2 * 0.005) / 6)
     assert "[0.8, 1.0]" in cal.table() and "[0.6, 0.8)" in cal.table()
+    assert "[0.333, 0.667)" in calibration(p, y, n_bins=3).table()
 
 
 @pytest.mark.parametrize(("p", "y", "match"), [
@@ -42,3 +43,5 @@ def test_bins_hold_every_document_once_and_the_last_bin_is_closed() -> None:
 def test_bad_input_is_refused(p: list, y: list, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         calibration(np.asarray(p, dtype=float), np.asarray(y))
+    with pytest.raises(ValueError, match="n_bins must be at least 1"):
+        calibration(np.asarray([0.5]), np.asarray([1]), n_bins=0)
