@@ -43,5 +43,8 @@ def test_bins_hold_every_document_once_and_the_last_bin_is_closed() -> None:
 def test_bad_input_is_refused(p: list, y: list, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         calibration(np.asarray(p, dtype=float), np.asarray(y))
+
+
+def test_no_bins_is_refused() -> None:
     with pytest.raises(ValueError, match="n_bins must be at least 1"):
         calibration(np.asarray([0.5]), np.asarray([1]), n_bins=0)
