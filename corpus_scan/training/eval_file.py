@@ -28,13 +28,14 @@ class EvalReport:
     baseline: Metrics
     n_candidates: int | None = None
     data_sha256: str | None = None  # of the examples, as the head's manifest records its data
-    # 95% bootstrap intervals (documents resampled) of P/R/F1, per system name
+    # 95% bootstrap intervals (documents resampled) of P/R/F1, per system name; none for a
+    # file without positives, where P/R/F1 are undefined
     intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     calibration: Calibration | None = None  # of the scorer's scores
 
     def table(self) -> str:
         out = format_table([self.scorer, self.baseline])
-        if self.intervals and self.scorer.n_pos:
+        if self.intervals:
             out += (f"\n\n95% intervals ({BOOTSTRAP_N:,} bootstrap resamples of the "
                     f"{self.scorer.n} documents): how far another sample like this file may land")
             for name, ci in self.intervals.items():
@@ -72,13 +73,15 @@ def evaluate(path: str | Path, text_field: str = "text", label_field: str = "lab
     name = getattr(sc, "name", "scorer")
     thr = float(sc.threshold)  # type: ignore[attr-defined]
     ids = [e.id for e in ex]
+    intervals = {name: bootstrap_interval(p, y, thr, ids, n=BOOTSTRAP_N),
+                 "lexical": bootstrap_interval(p_lex, y, lex.threshold, ids, n=BOOTSTRAP_N)
+                 } if y.any() else {}
     return EvalReport(
         str(path),
         metrics(name, p, y, sub, thr),
         metrics("lexical", p_lex, y, sub, lex.threshold),
         n_cand,
         data_hashes(ex).get("eval"),
-        {name: bootstrap_interval(p, y, thr, ids, n=BOOTSTRAP_N),
-         "lexical": bootstrap_interval(p_lex, y, lex.threshold, ids, n=BOOTSTRAP_N)},
+        intervals,
         calibration(p, y) if np.all((p >= 0) & (p <= 1)) else None,  # scores, not logits
     )
