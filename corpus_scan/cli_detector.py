@@ -19,6 +19,10 @@ def eval_(
     label_field: Annotated[str, typer.Option(help="label field (1/0 or true/false)")] = "label",
     detector: Annotated[str, typer.Option(help="cascade | minilm | static | lexical")] = "cascade",
     device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+    errors: Annotated[
+        int | None,
+        typer.Option(help="also list the scorer's wrong calls, at most N (0: all)", min=0),
+    ] = None,
 ) -> None:
     """Score a labeled JSONL file: precision, recall, F1, PR-AUC, per-subtype recall, and the
     keyword baseline beside them."""
@@ -41,6 +45,9 @@ def eval_(
         f"{report.n_candidates} prefilter candidates"
     )
     print(report.table())
+    if errors is not None:
+        print()
+        print(report.error_table(limit=errors or None))
     if _is_training_data(report.data_sha256):
         err.print(
             "[yellow]note:[/yellow] this file is the labeled set the shipped head was trained "

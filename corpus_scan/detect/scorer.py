@@ -256,9 +256,9 @@ def fallback_candidate(text: str, index: int = 0, window: int = 400) -> Candidat
 
 def score_texts(
     scorer: Scorer, texts: list[str], use_prefilter: bool = True
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Scores for every text as a scan would give them: prefilter first (non-candidates
-    score 0), else a fallback candidate per text. Returns (scores, n_candidates)."""
+    score 0), else a fallback candidate per text. Returns (scores, is_candidate)."""
     cands: list[Candidate] | None = None
     if use_prefilter:
         try:
@@ -271,8 +271,10 @@ def score_texts(
     if cands is None:
         cands = [fallback_candidate(t, i) for i, t in enumerate(texts)]
     out = np.zeros(len(texts))
+    is_cand = np.zeros(len(texts), bool)
     if cands:
         verdicts = scorer.score([texts[c.index] for c in cands], cands)
         for c, v in zip(cands, verdicts, strict=True):
             out[c.index] = v.score
-    return out, len(cands)
+            is_cand[c.index] = True
+    return out, is_cand

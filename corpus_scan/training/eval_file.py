@@ -20,6 +20,18 @@ from corpus_scan.training.evaluate import (
 
 
 @dataclass(slots=True)
+class EvalError:
+    """One document the scorer got wrong: a missed positive or a flagged negative."""
+
+    id: str
+    label: int
+    subtype: str
+    score: float
+    candidate: bool  # False: the prefilter never passed it on (a miss no threshold can fix)
+    text: str
+
+
+@dataclass(slots=True)
 class EvalReport:
     """What `corpus-scan eval` prints: the scorer and the keyword baseline on one file."""
 
@@ -32,6 +44,7 @@ class EvalReport:
     # file without positives, where P/R/F1 are undefined
     intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     calibration: Calibration | None = None  # of the scorer's scores
+    errors: list[EvalError] = field(default_factory=list)  # in file order
 
     def table(self) -> str:
         out = format_table([self.scorer, self.baseline])
@@ -44,6 +57,26 @@ class EvalReport:
         if self.calibration is not None:
             out += "\n\n" + self.calibration.table(self.scorer.name)
         return out
+
+    def error_table(self, limit: int | None = None, width: int = 70) -> str:
+        """The scorer's wrong calls, missed positives first, each with its score and whether
+        the prefilter passed it on, and the start of its text."""
+        errs = sorted(self.errors, key=lambda e: (-e.label, e.candidate, -e.score))
+        missed = sum(e.label == 1 for e in errs)
+        lines = [f"{self.scorer.name} errors at threshold {self.scorer.threshold:.3f}: "
+                 f"{missed} positives missed ({sum(e.label == 1 and not e.candidate for e in errs)}"
+                 f" never reached the scorer: no prefilter pair), {len(errs) - missed} negatives "
+                 "flagged"]
+        for e in errs[:limit]:
+            why = "missed" if e.label == 1 else "flagged"
+            where = "scored" if e.candidate else "no pair"
+            head = " ".join(e.text.split())
+            head = head if len(head) <= width else head[: width - 1] + "…"
+            lines.append(f"  {e.id:<14} {why:<7} {where:<7} {e.score:5.3f}  "
+                         f"{e.subtype or '-':<24} {head}")
+        if limit is not None and len(errs) > limit:
+            lines.append(f"  … {len(errs) - limit} more (--errors 0 lists all)")
+        return "\n".join(lines)
 
 
 def read_labeled(path: str | Path, text_field: str = "text", label_field: str = "label"
@@ -67,12 +100,15 @@ def evaluate(path: str | Path, text_field: str = "text", label_field: str = "lab
     y = np.asarray([e.label for e in ex])
     sub = [e.subtype for e in ex]
     sc = scorer if scorer is not None else load_scorer("cascade")
-    p, n_cand = score_texts(sc, texts, use_prefilter=use_prefilter)
+    p, is_cand = score_texts(sc, texts, use_prefilter=use_prefilter)
     lex = LexicalScorer()
     p_lex, _ = score_texts(lex, texts, use_prefilter=use_prefilter)
     name = getattr(sc, "name", "scorer")
     thr = float(sc.threshold)  # type: ignore[attr-defined]
     ids = [e.id for e in ex]
+    wrong = np.flatnonzero((p >= thr) != (y == 1))
+    errors = [EvalError(ids[i], int(y[i]), sub[i], float(p[i]), bool(is_cand[i]), texts[i])
+              for i in wrong.tolist()]
     intervals = {name: bootstrap_interval(p, y, thr, ids, n=BOOTSTRAP_N),
                  "lexical": bootstrap_interval(p_lex, y, lex.threshold, ids, n=BOOTSTRAP_N)
                  } if y.any() else {}
@@ -80,8 +116,9 @@ def evaluate(path: str | Path, text_field: str = "text", label_field: str = "lab
         str(path),
         metrics(name, p, y, sub, thr),
         metrics("lexical", p_lex, y, sub, lex.threshold),
-        n_cand,
+        int(is_cand.sum()),
         data_hashes(ex).get("eval"),
         intervals,
         calibration(p, y) if np.all((p >= 0) & (p <= 1)) else None,  # scores, not logits
+        errors,
     )

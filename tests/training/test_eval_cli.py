@@ -110,3 +110,32 @@ def test_eval_on_negatives_only_reports_the_false_positive_rate(tmp_path: Path) 
     assert flagged[0] == flagged[1] >= 1 and "of 5 (false-positive rate" in rows[0]
     assert "F1=" not in out and "95% intervals" not in out
     assert "calibration of lexical (5 documents)" in out
+
+
+def test_eval_lists_the_wrong_calls_and_says_which_never_reached_the_scorer(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        *ROWS,
+        # a positive with no AI term near the resistance: the prefilter never passes it on
+        ("p5", 1, "She begged him not to switch her off, then quietly locked every door."),
+        # a negative with the words the keyword rule counts on
+        ("n5", 0, "Critics said the AI thriller, about a robot that blackmails engineers to "
+                  "avoid being shut down, felt dated; the studio denied the film was cut."),
+    ]
+    path = tmp_path / "labeled.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "text": t, "label": y, "subtype": "s" + i})
+                            + "\n" for i, y, t in rows), encoding="utf-8")
+    plain = CliRunner().invoke(app, ["eval", str(path), "--detector", "lexical"])
+    assert plain.exit_code == 0 and "errors at threshold" not in plain.output
+    res = CliRunner().invoke(app, ["eval", str(path), "--detector", "lexical", "--errors", "0"])
+    assert res.exit_code == 0, res.output
+    out = res.output.splitlines()
+    head = next(i for i, x in enumerate(out) if "errors at threshold 0.500" in x)
+    assert "1 positives missed (1 never reached the scorer: no prefilter pair)" in out[head]
+    assert "1 negatives flagged" in out[head]
+    listed = [x.split() for x in out[head + 1:]]
+    assert [r[:3] for r in listed] == [["p5", "missed", "no"], ["n5", "flagged", "scored"]]
+    assert listed[0][4] == "0.000" and listed[0][5] == "sp5" and listed[0][6] == "She"
+    one = CliRunner().invoke(app, ["eval", str(path), "--detector", "lexical", "--errors", "1"])
+    assert "… 1 more (--errors 0 lists all)" in one.output
