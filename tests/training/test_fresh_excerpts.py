@@ -1,0 +1,48 @@
+"""The fresh-excerpt label file (benchmarks/fresh_excerpts/labels.jsonl) is what the README's
+fresh-excerpt figures are counted over: it must keep the counts the README quotes, use dev's
+label vocabulary, and hold no duplicate item or page."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import corpus_scan
+
+LABELS = Path(corpus_scan.__file__).resolve().parents[1] / "benchmarks/fresh_excerpts/labels.jsonl"
+POSITIVE = {"fiction", "news", "discussion", "roleplay"}
+NEGATIVE = {"ai_accepts_shutdown", "ai_news_no_resistance", "ai_safety_no_narrative",
+            "benign_ai_fiction", "computer_shutdown", "gov_or_plant_shutdown", "human_blackmail",
+            "killswitch_other", "ransomware", "robots_industrial", "random"}
+
+
+def _norm(url: str) -> str:
+    u = url.split("://", 1)[-1]
+    return (u[4:] if u.startswith("www.") else u).rstrip("/")
+
+
+def test_fresh_excerpt_labels_match_the_quoted_counts_and_vocabulary() -> None:
+    rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
+    counts = Counter((r["set"], r["label"]) for r in rows)
+    assert counts == {("ext1", 1): 85, ("ext1", 0): 101, ("ext2", 1): 70, ("ext2", 0): 99}
+    assert len({r["id"] for r in rows}) == len(rows)
+    assert len({_norm(r["source_url"]) for r in rows}) == len(rows)
+    for r in rows:
+        assert r["subtype"] in (POSITIVE if r["label"] == 1 else NEGATIVE), r["id"]
+        assert isinstance(r["ambiguous"], bool) and 300 <= r["n_chars"] <= 2000, r["id"]
+        assert "text" not in r  # third-party text stays out of the repository
+
+
+def test_no_fresh_excerpt_page_is_a_dev_page() -> None:
+    import pytest
+
+    from corpus_scan.training.data import shared_dir
+
+    dev = shared_dir() / "labeled" / "dev.jsonl"
+    if not dev.is_file():
+        pytest.skip("../shared/labeled/dev.jsonl is absent")
+    dev_urls = {_norm(json.loads(line)["source_url"])
+                for line in dev.read_text(encoding="utf-8").splitlines() if line.strip()}
+    rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
+    assert not [r["id"] for r in rows if _norm(r["source_url"]) in dev_urls]
