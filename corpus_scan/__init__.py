@@ -18,8 +18,8 @@ __version__ = "0.1.0"
 _API = {
     "scan": "corpus_scan.run.scan",
     "sql": "corpus_scan.store.query",
-    "evaluate": "corpus_scan.training.evaluate",
-    "train": "corpus_scan.training.fit",
+    "evaluate": "corpus_scan.training.eval_file",
+    "train": "corpus_scan.training.recipe",
     "cross_validate": "corpus_scan.training.evaluate",
     "filter_shards": "corpus_scan.shards",
     "topics": "corpus_scan.analyze",
