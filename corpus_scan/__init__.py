@@ -24,6 +24,7 @@ _API = {
     "filter_shards": "corpus_scan.shards",
     "topics": "corpus_scan.analyze",
     "report": "corpus_scan.analyze",
+    "build_models": "corpus_scan.local_models.build_models",
     "DetectorConfig": "corpus_scan.detect.cascade",
     "ReadOptions": "corpus_scan.documents",
 }

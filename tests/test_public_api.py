@@ -18,9 +18,11 @@ def test_every_exported_name_resolves() -> None:
 
 
 def test_the_library_functions_are_the_ones_the_cli_uses() -> None:
+    from corpus_scan.local_models.build_models import build_models
     from corpus_scan.training.eval_file import evaluate
     from corpus_scan.training.recipe import train
 
     assert corpus_scan.evaluate is evaluate and corpus_scan.train is train
+    assert corpus_scan.build_models is build_models
     params = inspect.signature(corpus_scan.evaluate).parameters
     assert {"path", "text_field", "label_field"} <= set(params)
