@@ -25,7 +25,8 @@ def _norm(url: str) -> str:
 def test_fresh_excerpt_labels_match_the_quoted_counts_and_vocabulary() -> None:
     rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
     counts = Counter((r["set"], r["label"]) for r in rows)
-    assert counts == {("ext1", 1): 85, ("ext1", 0): 101, ("ext2", 1): 70, ("ext2", 0): 99}
+    assert counts == {("ext1", 1): 85, ("ext1", 0): 101, ("ext2", 1): 70, ("ext2", 0): 99,
+                      ("ext3", 1): 56, ("ext3", 0): 90}
     assert len({r["id"] for r in rows}) == len(rows)
     assert len({_norm(r["source_url"]) for r in rows}) == len(rows)
     for r in rows:
