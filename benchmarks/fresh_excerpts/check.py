@@ -1,0 +1,78 @@
+"""The fresh-excerpt table: the shipped cascade and the keyword baseline on each set of
+`labels.jsonl` and on all of them, with the share of positives that pass the prefilter.
+
+The excerpt texts are third-party and not in the repository. Give a JSONL file that holds them
+(`id` and `text` per line, any other fields ignored); the labels come from `labels.jsonl`, so
+only the ids must match. Every id of `labels.jsonl` must be present.
+
+    HF_HUB_OFFLINE=1 python benchmarks/fresh_excerpts/check.py TEXTS.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+LABELS = Path(__file__).resolve().with_name("labels.jsonl")
+
+
+def read_texts(path: Path) -> dict[str, str]:
+    texts: dict[str, str] = {}
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                texts[str(row["id"])] = str(row["text"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise SystemExit(f"{path}: line {n}: needs JSON with 'id' and 'text' ({exc})")
+    return texts
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("texts", type=Path, help="JSONL with id and text of every labelled excerpt")
+    args = ap.parse_args()
+
+    from corpus_scan.detect.scorer import LexicalScorer, load_scorer, score_texts
+    from corpus_scan.training.evaluate import BOOTSTRAP_N, bootstrap_interval, metrics
+
+    labels = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
+    texts = read_texts(args.texts)
+    missing = [r["id"] for r in labels if r["id"] not in texts]
+    if missing:
+        raise SystemExit(f"{args.texts}: {len(missing)} labelled ids have no text "
+                         f"(first: {missing[0]})")
+    text = [texts[r["id"]] for r in labels]
+    y = np.array([r["label"] for r in labels])
+    sets = np.array([r["set"] for r in labels])
+    sub = [r["subtype"] for r in labels]
+    cascade, lexical = load_scorer("cascade"), LexicalScorer()
+    p, passed = score_texts(cascade, text)
+    p_lex, _ = score_texts(lexical, text)
+
+    print(f"{'set':<10}{'docs':>6}{'pos':>5}{'P':>7}{'R':>7}{'F1':>7}  {'F1 95% interval':<17}"
+          f"{'PR-AUC':>7}{'keyword F1':>12}{'prefilter':>11}")
+    for name in [*sorted(set(sets)), "all"]:
+        m = np.ones(len(y), bool) if name == "all" else sets == name
+        ids = [r["id"] for r, k in zip(labels, m, strict=True) if k]
+        s = [t for t, k in zip(sub, m, strict=True) if k]
+        c = metrics("cascade", p[m], y[m], s, cascade.threshold)
+        k = metrics("lexical", p_lex[m], y[m], s, lexical.threshold)
+        lo, hi = bootstrap_interval(p[m], y[m], cascade.threshold, ids, n=BOOTSTRAP_N)["f1"]
+        pos = int(y[m].sum())
+        through = int((passed[m] & (y[m] == 1)).sum())
+        print(f"{name:<10}{int(m.sum()):>6}{pos:>5}{c.precision:>7.3f}{c.recall:>7.3f}"
+              f"{c.f1:>7.3f}  [{lo:.3f}, {hi:.3f}]{c.pr_auc:>9.3f}{k.f1:>12.3f}"
+              f"{through:>6}/{pos}")
+    c = metrics("cascade", p, y, sub, cascade.threshold)
+    print("\nrecall by positive subtype (all sets): " + ", ".join(
+        f"{key[2:]} {ok}/{n}" for key, (ok, n) in c.per_subtype.items() if key.startswith("1:")))
+
+
+if __name__ == "__main__":
+    main()
