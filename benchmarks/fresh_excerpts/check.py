@@ -29,7 +29,8 @@ def read_texts(path: Path) -> dict[str, str]:
                 row = json.loads(line)
                 texts[str(row["id"])] = str(row["text"])
             except (ValueError, KeyError, TypeError) as exc:
-                raise SystemExit(f"{path}: line {n}: needs JSON with 'id' and 'text' ({exc})")
+                raise SystemExit(
+                    f"{path}: line {n}: needs JSON with 'id' and 'text' ({exc})") from None
     return texts
 
 
