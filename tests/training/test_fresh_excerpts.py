@@ -5,8 +5,12 @@ label vocabulary, and hold no duplicate item or page."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
+
+import pytest
 
 import corpus_scan
 
@@ -36,8 +40,6 @@ def test_fresh_excerpt_labels_match_the_quoted_counts_and_vocabulary() -> None:
 
 
 def test_no_fresh_excerpt_page_is_a_dev_page() -> None:
-    import pytest
-
     from corpus_scan.training.data import shared_dir
 
     dev = shared_dir() / "labeled" / "dev.jsonl"
@@ -47,3 +49,29 @@ def test_no_fresh_excerpt_page_is_a_dev_page() -> None:
                 for line in dev.read_text(encoding="utf-8").splitlines() if line.strip()}
     rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
     assert not [r["id"] for r in rows if _norm(r["source_url"]) in dev_urls]
+
+
+def _run_check(texts: Path) -> subprocess.CompletedProcess:
+    script = LABELS.with_name("check.py")
+    return subprocess.run([sys.executable, str(script), str(texts)], capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.mark.slow  # loads the shipped head
+def test_check_script_names_missing_texts_and_prints_every_set(tmp_path: Path) -> None:
+    rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
+    partial = tmp_path / "partial.jsonl"
+    partial.write_text(json.dumps({"id": rows[0]["id"], "text": "x"}) + "\n", encoding="utf-8")
+    res = _run_check(partial)
+    assert res.returncode != 0
+    assert f"{len(rows) - 1} labelled ids have no text (first: {rows[1]['id']})" in res.stderr
+    # texts of our own, none with an AI x resistance pair: nothing flagged, every row printed
+    full = tmp_path / "full.jsonl"
+    full.write_text("".join(json.dumps({"id": r["id"], "text": "The bakery opens at seven."})
+                            + "\n" for r in rows), encoding="utf-8")
+    res = _run_check(full)
+    assert res.returncode == 0, res.stderr
+    table = {line.split()[0]: line.split() for line in res.stdout.splitlines()[1:5]}
+    assert set(table) == {"ext1", "ext2", "ext3", "all"}
+    assert table["all"][1:3] == ["501", "211"] and table["all"][-1] == "0/211"
+    assert table["all"][4] == "0.000"  # recall: nothing passes the prefilter
