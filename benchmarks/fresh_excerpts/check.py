@@ -20,17 +20,28 @@ LABELS = Path(__file__).resolve().with_name("labels.jsonl")
 
 
 def read_texts(path: Path) -> dict[str, str]:
+    """id -> text; any line that is not a JSON object with a string `id` and `text`, or that
+    repeats an id, stops the script with its line number (a metric on silently fewer or
+    different texts would mislead)."""
     texts: dict[str, str] = {}
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                texts[str(row["id"])] = str(row["text"])
-            except (ValueError, KeyError, TypeError) as exc:
-                raise SystemExit(
-                    f"{path}: line {n}: needs JSON with 'id' and 'text' ({exc})") from None
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"{path}: cannot read it as UTF-8 text ({exc})") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            key, text = row["id"], row["text"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SystemExit(
+                f"{path}: line {n}: needs JSON with 'id' and 'text' ({exc})") from None
+        if not isinstance(key, str) or not isinstance(text, str):
+            raise SystemExit(f"{path}: line {n}: 'id' and 'text' must be strings")
+        if key in texts:
+            raise SystemExit(f"{path}: line {n}: id {key!r} appears twice")
+        texts[key] = text
     return texts
 
 

@@ -75,3 +75,25 @@ def test_check_script_names_missing_texts_and_prints_every_set(tmp_path: Path) -
     assert set(table) == {"ext1", "ext2", "ext3", "all"}
     assert table["all"][1:3] == ["501", "211"] and table["all"][-1] == "0/211"
     assert table["all"][4] == "0.000"  # recall: nothing passes the prefilter
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (['{"id": "a", "text": "x"}', '{"id": "a", "text": "y"}'], "line 2: id 'a' appears twice"),
+        (['{"id": "a", "text": null}'], "line 1: 'id' and 'text' must be strings"),
+        (['{"id": "a"}'], "line 1: needs JSON with 'id' and 'text'"),
+    ],
+)
+def test_check_script_refuses_a_bad_texts_file_with_its_line(
+    tmp_path: Path, lines: list[str], message: str
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = _run_check(bad)
+    assert res.returncode != 0 and f"{bad}: {message}" in res.stderr
+    assert "Traceback" not in res.stderr
+    raw = tmp_path / "latin1.jsonl"
+    raw.write_bytes(b'{"id": "a", "text": "caf\xe9"}\n')
+    res = _run_check(raw)
+    assert "cannot read it as UTF-8 text" in res.stderr and "Traceback" not in res.stderr
