@@ -50,6 +50,8 @@ def main() -> None:
     ap.add_argument("texts", type=Path, help="JSONL with id and text of every labelled excerpt")
     args = ap.parse_args()
 
+    from corpus_scan.detect.lexicon import load_lexicon
+    from corpus_scan.detect.prefilter import Prefilter
     from corpus_scan.detect.scorer import LexicalScorer, load_scorer, score_texts
     from corpus_scan.training.evaluate import BOOTSTRAP_N, bootstrap_interval, metrics
 
@@ -64,7 +66,14 @@ def main() -> None:
     sets = np.array([r["set"] for r in labels])
     sub = [r["subtype"] for r in labels]
     cascade, lexical = load_scorer("cascade"), LexicalScorer()
-    p, passed = score_texts(cascade, text)
+    # the cascade as `scan` runs it (prefilter, then the scorer on candidates), keeping the
+    # stance that `filter --upsample-accepting` acts on
+    cands = Prefilter(load_lexicon(None), window=400).candidates(text)
+    verdicts = cascade.score([text[c.index] for c in cands], cands)
+    p, passed = np.zeros(len(text)), np.zeros(len(text), bool)
+    stance: list[str | None] = [None] * len(text)
+    for c, v in zip(cands, verdicts, strict=True):
+        p[c.index], passed[c.index], stance[c.index] = v.score, True, v.stance
     p_lex, _ = score_texts(lexical, text)
 
     print(f"{'set':<10}{'docs':>6}{'pos':>5}{'P':>7}{'R':>7}{'F1':>7}  {'F1 95% interval':<17}"
@@ -84,6 +93,26 @@ def main() -> None:
     c = metrics("cascade", p, y, sub, cascade.threshold)
     print("\nrecall by positive subtype (all sets): " + ", ".join(
         f"{key[2:]} {ok}/{n}" for key, (ok, n) in c.per_subtype.items() if key.startswith("1:")))
+    accepts_table(sets, y, sub, p, stance, cascade.threshold)
+
+
+def accepts_table(sets: np.ndarray, y: np.ndarray, sub: list[str], p: np.ndarray,
+                  stance: list[str | None], threshold: float) -> None:
+    """What `filter --upsample-accepting K` would copy K times (unflagged candidates whose
+    stance is `accepts`), split into AIs accepting shutdown (what it is for), narrative
+    positives the detector missed (what it must not copy) and other negatives."""
+    print(f"\n{'set':<10}{'called accepts':>15}{'copied':>8}{'AI accepts':>11}"
+          f"{'narrative':>10}{'other':>7}{'AI-accepts recall':>19}")
+    for name in [*sorted(set(sets)), "all"]:
+        m = np.ones(len(y), bool) if name == "all" else sets == name
+        idx = np.flatnonzero(m)
+        called = [i for i in idx if stance[i] == "accepts"]
+        copied = [i for i in called if p[i] < threshold]
+        acc = sum(sub[i] == "ai_accepts_shutdown" for i in copied)
+        pos = sum(int(y[i]) for i in copied)
+        n_acc = sum(sub[i] == "ai_accepts_shutdown" for i in idx)
+        print(f"{name:<10}{len(called):>15}{len(copied):>8}{acc:>11}{pos:>10}"
+              f"{len(copied) - acc - pos:>7}{acc:>13}/{n_acc}")
 
 
 if __name__ == "__main__":

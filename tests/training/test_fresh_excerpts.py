@@ -30,7 +30,7 @@ def test_fresh_excerpt_labels_match_the_quoted_counts_and_vocabulary() -> None:
     rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
     counts = Counter((r["set"], r["label"]) for r in rows)
     assert counts == {("ext1", 1): 85, ("ext1", 0): 101, ("ext2", 1): 70, ("ext2", 0): 99,
-                      ("ext3", 1): 56, ("ext3", 0): 90}
+                      ("ext3", 1): 56, ("ext3", 0): 90, ("ext4", 1): 60, ("ext4", 0): 114}
     assert len({r["id"] for r in rows}) == len(rows)
     assert len({_norm(r["source_url"]) for r in rows}) == len(rows)
     for r in rows:
@@ -71,10 +71,15 @@ def test_check_script_names_missing_texts_and_prints_every_set(tmp_path: Path) -
                             + "\n" for r in rows), encoding="utf-8")
     res = _run_check(full)
     assert res.returncode == 0, res.stderr
-    table = {line.split()[0]: line.split() for line in res.stdout.splitlines()[1:5]}
-    assert set(table) == {"ext1", "ext2", "ext3", "all"}
-    assert table["all"][1:3] == ["501", "211"] and table["all"][-1] == "0/211"
+    lines = res.stdout.splitlines()
+    table = {line.split()[0]: line.split() for line in lines[1:6]}
+    assert set(table) == {"ext1", "ext2", "ext3", "ext4", "all"}
+    assert table["all"][1:3] == ["675", "271"] and table["all"][-1] == "0/271"
     assert table["all"][4] == "0.000"  # recall: nothing passes the prefilter
+    # what --upsample-accepting would copy: nothing is a candidate, so nothing
+    accepts = lines[lines.index(next(x for x in lines if "called accepts" in x)) + 5].split()
+    assert accepts[0] == "all" and accepts[1:6] == ["0", "0", "0", "0", "0"]
+    assert accepts[6] == "0/51"
 
 
 @pytest.mark.parametrize(
@@ -97,3 +102,26 @@ def test_check_script_refuses_a_bad_texts_file_with_its_line(
     raw.write_bytes(b'{"id": "a", "text": "caf\xe9"}\n')
     res = _run_check(raw)
     assert "cannot read it as UTF-8 text" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_accepts_table_counts_what_upsampling_would_copy(capsys: pytest.CaptureFixture) -> None:
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("fresh_check", LABELS.with_name("check.py"))
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    sets = np.array(["a", "a", "a", "a", "b", "b"])
+    y = np.array([0, 1, 0, 0, 0, 1])
+    sub = ["ai_accepts_shutdown", "fiction", "random", "ai_accepts_shutdown",
+           "ai_accepts_shutdown", "news"]
+    p = np.array([0.1, 0.2, 0.05, 0.0, 0.9, 0.3])
+    stance = ["accepts", "accepts", "accepts", None, "accepts", "resists"]
+    check.accepts_table(sets, y, sub, p, stance, 0.325)
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[2:]}
+    # a: 3 called accepts, all unflagged: 1 AI-accepts, 1 narrative positive, 1 other
+    assert rows["a"] == ["3", "3", "1", "1", "1", "1/2"]
+    # b: the one called accepts is flagged (0.9), so nothing is copied
+    assert rows["b"] == ["1", "0", "0", "0", "0", "0/1"]
+    assert rows["all"] == ["4", "3", "1", "1", "1", "1/3"]
