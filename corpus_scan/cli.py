@@ -184,7 +184,8 @@ def filter_(
     ] = None,
     format: Annotated[str, typer.Option("--format", help="parquet | jsonl.gz")] = "parquet",
     upsample_accepting: Annotated[
-        int, typer.Option(help="write documents whose AI accepts shutdown K times")
+        int, typer.Option(help="write unflagged documents whose stance is `accepts` K times "
+                     "(experimental: unreliable on unseen text, see README)")
     ] = 0,
     overwrite: Annotated[
         bool, typer.Option(help="replace an earlier filter's output in --out")
