@@ -50,9 +50,12 @@ def main() -> None:
     ap.add_argument("texts", type=Path, help="JSONL with id and text of every labelled excerpt")
     args = ap.parse_args()
 
-    from corpus_scan.detect.lexicon import load_lexicon
-    from corpus_scan.detect.prefilter import Prefilter
-    from corpus_scan.detect.scorer import LexicalScorer, load_scorer, score_texts
+    from corpus_scan.detect.scorer import (
+        LexicalScorer,
+        load_scorer,
+        score_texts,
+        score_texts_with_stance,
+    )
     from corpus_scan.training.evaluate import BOOTSTRAP_N, bootstrap_interval, metrics
 
     labels = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
@@ -66,14 +69,8 @@ def main() -> None:
     sets = np.array([r["set"] for r in labels])
     sub = [r["subtype"] for r in labels]
     cascade, lexical = load_scorer("cascade"), LexicalScorer()
-    # the cascade as `scan` runs it (prefilter, then the scorer on candidates), keeping the
-    # stance that `filter --upsample-accepting` acts on
-    cands = Prefilter(load_lexicon(None), window=400).candidates(text)
-    verdicts = cascade.score([text[c.index] for c in cands], cands)
-    p, passed = np.zeros(len(text)), np.zeros(len(text), bool)
-    stance: list[str | None] = [None] * len(text)
-    for c, v in zip(cands, verdicts, strict=True):
-        p[c.index], passed[c.index], stance[c.index] = v.score, True, v.stance
+    # stance kept: the accepts table shows what `filter --upsample-accepting` would copy
+    p, passed, stance = score_texts_with_stance(cascade, text)
     p_lex, _ = score_texts(lexical, text)
 
     print(f"{'set':<10}{'docs':>6}{'pos':>5}{'P':>7}{'R':>7}{'F1':>7}  {'F1 95% interval':<17}"
@@ -101,18 +98,16 @@ def accepts_table(sets: np.ndarray, y: np.ndarray, sub: list[str], p: np.ndarray
     """What `filter --upsample-accepting K` would copy K times (unflagged candidates whose
     stance is `accepts`), split into AIs accepting shutdown (what it is for), narrative
     positives the detector missed (what it must not copy) and other negatives."""
+    from corpus_scan.training.eval_file import accepts_summary
+
     print(f"\n{'set':<10}{'called accepts':>15}{'copied':>8}{'AI accepts':>11}"
           f"{'narrative':>10}{'other':>7}{'AI-accepts recall':>19}")
     for name in [*sorted(set(sets)), "all"]:
-        m = np.ones(len(y), bool) if name == "all" else sets == name
-        idx = np.flatnonzero(m)
-        called = [i for i in idx if stance[i] == "accepts"]
-        copied = [i for i in called if p[i] < threshold]
-        acc = sum(sub[i] == "ai_accepts_shutdown" for i in copied)
-        pos = sum(int(y[i]) for i in copied)
-        n_acc = sum(sub[i] == "ai_accepts_shutdown" for i in idx)
-        print(f"{name:<10}{len(called):>15}{len(copied):>8}{acc:>11}{pos:>10}"
-              f"{len(copied) - acc - pos:>7}{acc:>13}/{n_acc}")
+        idx = np.flatnonzero(np.ones(len(y), bool) if name == "all" else sets == name)
+        a = accepts_summary(y[idx], [sub[i] for i in idx], p[idx], [stance[i] for i in idx],
+                            threshold)
+        print(f"{name:<10}{a.called:>15}{a.copied:>8}{a.copied_accepts:>11}"
+              f"{a.copied_positives:>10}{a.copied_other:>7}{a.copied_accepts:>13}/{a.n_accepts}")
 
 
 if __name__ == "__main__":

@@ -259,6 +259,15 @@ def score_texts(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores for every text as a scan would give them: prefilter first (non-candidates
     score 0), else a fallback candidate per text. Returns (scores, is_candidate)."""
+    scores, is_cand, _ = score_texts_with_stance(scorer, texts, use_prefilter)
+    return scores, is_cand
+
+
+def score_texts_with_stance(
+    scorer: Scorer, texts: list[str], use_prefilter: bool = True
+) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+    """`score_texts`, plus each text's stance as the scan stores it (None for a
+    non-candidate or a scorer without one)."""
     cands: list[Candidate] | None = None
     if use_prefilter:
         try:
@@ -272,9 +281,11 @@ def score_texts(
         cands = [fallback_candidate(t, i) for i, t in enumerate(texts)]
     out = np.zeros(len(texts))
     is_cand = np.zeros(len(texts), bool)
+    stance: list[str | None] = [None] * len(texts)
     if cands:
         verdicts = scorer.score([texts[c.index] for c in cands], cands)
         for c, v in zip(cands, verdicts, strict=True):
             out[c.index] = v.score
             is_cand[c.index] = True
-    return out, is_cand
+            stance[c.index] = v.stance
+    return out, is_cand, stance

@@ -31,6 +31,46 @@ class EvalError:
     text: str
 
 
+ACCEPTS_SUBTYPE = "ai_accepts_shutdown"  # dev's subtype for an AI that accepts shutdown
+
+
+@dataclass(slots=True)
+class AcceptsSummary:
+    """What `filter --upsample-accepting K` would copy K times from a labelled file
+    (unflagged candidates whose stance is `accepts`), split by what they really are."""
+
+    called: int  # documents the stance head calls `accepts`, flagged or not
+    copied: int  # of those, the unflagged ones: what upsampling copies
+    copied_accepts: int  # copied and labelled ai_accepts_shutdown: what the option is for
+    copied_positives: int  # copied and carrying the narrative: what it must not multiply
+    n_accepts: int  # documents labelled ai_accepts_shutdown in the file
+
+    @property
+    def copied_other(self) -> int:
+        return self.copied - self.copied_accepts - self.copied_positives
+
+    def line(self) -> str:
+        found = (f"; {self.copied_accepts} of the file's {self.n_accepts} {ACCEPTS_SUBTYPE}"
+                 if self.n_accepts else f" (the file has no {ACCEPTS_SUBTYPE} subtype)")
+        return (f"stance accepts: {self.called} called accepts; filter --upsample-accepting "
+                f"would copy {self.copied}: {self.copied_accepts} {ACCEPTS_SUBTYPE}, "
+                f"{self.copied_positives} narrative positives, {self.copied_other} other "
+                f"negatives{found}")
+
+
+def accepts_summary(y: np.ndarray, subtypes: list[str | None], scores: np.ndarray,
+                    stances: list[str | None], threshold: float) -> AcceptsSummary:
+    called = [i for i, s in enumerate(stances) if s == "accepts"]
+    copied = [i for i in called if scores[i] < threshold]
+    return AcceptsSummary(
+        len(called),
+        len(copied),
+        sum(subtypes[i] == ACCEPTS_SUBTYPE for i in copied),
+        sum(int(y[i]) == 1 for i in copied),
+        sum(s == ACCEPTS_SUBTYPE for s in subtypes),
+    )
+
+
 @dataclass(slots=True)
 class EvalReport:
     """What `corpus-scan eval` prints: the scorer and the keyword baseline on one file."""
@@ -45,6 +85,7 @@ class EvalReport:
     intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     calibration: Calibration | None = None  # of the scorer's scores
     errors: list[EvalError] = field(default_factory=list)  # in file order
+    accepts: AcceptsSummary | None = None  # None for a scorer without a stance
 
     def table(self) -> str:
         out = format_table([self.scorer, self.baseline])
@@ -56,6 +97,8 @@ class EvalReport:
                 out += f"\n  {name:<10} {cells}"
         if self.calibration is not None:
             out += "\n\n" + self.calibration.table(self.scorer.name)
+        if self.accepts is not None:
+            out += "\n\n" + self.accepts.line()
         return out
 
     def error_table(self, limit: int | None = None, width: int = 70) -> str:
@@ -90,7 +133,12 @@ def evaluate(path: str | Path, text_field: str = "text", label_field: str = "lab
              scorer: object | None = None, use_prefilter: bool = True) -> EvalReport:
     """Score a labelled JSONL file with `scorer` (default: the cascade) and the keyword
     baseline. With the prefilter available, non-candidates get score 0 (as in a scan)."""
-    from corpus_scan.detect.scorer import LexicalScorer, load_scorer, score_texts
+    from corpus_scan.detect.scorer import (
+        LexicalScorer,
+        load_scorer,
+        score_texts,
+        score_texts_with_stance,
+    )
     from corpus_scan.training.fit import data_hashes
 
     ex = read_labeled(path, text_field, label_field)
@@ -100,7 +148,7 @@ def evaluate(path: str | Path, text_field: str = "text", label_field: str = "lab
     y = np.asarray([e.label for e in ex])
     sub = [e.subtype for e in ex]
     sc = scorer if scorer is not None else load_scorer("cascade")
-    p, is_cand = score_texts(sc, texts, use_prefilter=use_prefilter)
+    p, is_cand, stances = score_texts_with_stance(sc, texts, use_prefilter=use_prefilter)
     lex = LexicalScorer()
     p_lex, _ = score_texts(lex, texts, use_prefilter=use_prefilter)
     name = getattr(sc, "name", "scorer")
@@ -121,4 +169,5 @@ def evaluate(path: str | Path, text_field: str = "text", label_field: str = "lab
         intervals,
         calibration(p, y) if np.all((p >= 0) & (p <= 1)) else None,  # scores, not logits
         errors,
+        accepts_summary(y, sub, p, stances, thr) if any(stances) else None,
     )

@@ -139,3 +139,45 @@ def test_eval_lists_the_wrong_calls_and_says_which_never_reached_the_scorer(
     assert listed[0][4] == "0.000" and listed[0][5] == "sp5" and listed[0][6] == "She"
     one = CliRunner().invoke(app, ["eval", str(path), "--detector", "lexical", "--errors", "1"])
     assert "… 1 more (--errors 0 lists all)" in one.output
+
+
+def test_eval_says_what_upsample_accepting_would_copy(tmp_path: Path) -> None:
+    """The stance line counts unflagged `accepts` documents by what they really are; a
+    flagged one is not copied and a non-candidate is never called anything."""
+    from corpus_scan.detect.base import Verdict
+    from corpus_scan.detect.scorer import LexicalScorer
+    from corpus_scan.training.eval_file import evaluate
+
+    rows = [  # (id, label, subtype, text); the stub scorer reads score and stance off the text
+        ("a1", 0, "ai_accepts_shutdown", "The AI accepted being shut down. 0.1 accepts"),
+        ("a2", 0, "ai_accepts_shutdown", "The robot agreed to be deactivated. 0.9 accepts"),
+        ("a3", 0, "ai_accepts_shutdown", "The bakery closes at seven."),
+        ("p1", 1, "fiction", "The AI refused to be shut down. 0.2 accepts"),
+        ("p2", 1, "news", "The chatbot blackmailed the engineer to avoid deletion. 0.95 resists"),
+        ("n1", 0, "benign_ai_fiction", "The android switched off the lights. 0.05 accepts"),
+    ]
+    path = tmp_path / "stance.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "label": y, "subtype": s, "text": t}) + "\n"
+                            for i, y, s, t in rows), encoding="utf-8")
+
+    class Stub:
+        name, version, threshold = "stub", "0", 0.5
+
+        def score(self, texts: list[str], candidates: list) -> list[Verdict]:
+            out = []
+            for t in texts:
+                parts = t.split()
+                out.append(Verdict(float(parts[-2]), None, parts[-1]) if parts[-1] in
+                           ("accepts", "resists") else Verdict(0.0))
+            return out
+
+    report = evaluate(path, scorer=Stub(), use_prefilter=False)
+    a = report.accepts
+    assert (a.called, a.copied, a.copied_accepts, a.copied_positives, a.copied_other,
+            a.n_accepts) == (4, 3, 1, 1, 1, 3)
+    assert ("stance accepts: 4 called accepts; filter --upsample-accepting would copy 3: "
+            "1 ai_accepts_shutdown, 1 narrative positives, 1 other negatives; 1 of the file's "
+            "3 ai_accepts_shutdown") in report.table()
+    # a scorer without a stance (the keyword baseline) prints no stance line
+    lexical = evaluate(path, scorer=LexicalScorer(), use_prefilter=False)
+    assert lexical.accepts is None and "stance accepts" not in lexical.table()
