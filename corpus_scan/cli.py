@@ -289,6 +289,12 @@ def report(
         float | None, typer.Option(help="detector precision from `eval`, for adjusted prevalence")
     ] = None,
     recall: Annotated[float | None, typer.Option(help="detector recall from `eval`")] = None,
+    precision_n: Annotated[
+        int | None, typer.Option(help="flagged documents the precision was measured on")
+    ] = None,
+    recall_n: Annotated[
+        int | None, typer.Option(help="positives the recall was measured on")
+    ] = None,
     run: Annotated[int | None, typer.Option("--run", help="run id (default: latest)")] = None,
     audit_per_band: Annotated[int, typer.Option(help="audit.csv documents per score band")] = 20,
 ) -> None:
@@ -298,8 +304,9 @@ def report(
 
     try:
         result = run_report(
-            db, out, precision=precision, recall=recall, run_id=run, audit_per_band=audit_per_band
-        )
+            db, out, precision=precision, recall=recall, precision_n=precision_n,
+            recall_n=recall_n, run_id=run, audit_per_band=audit_per_band,
+        )  # fmt: skip
     except InputError as exc:
         _fail(str(exc))
     for warning in result.warnings:

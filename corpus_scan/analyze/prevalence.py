@@ -124,6 +124,21 @@ def check_rates(precision: float | None, recall: float | None) -> None:
             raise InputError(f"--{name} must be in (0, 1], got {value}")
 
 
+def check_sample_sizes(precision: float | None, precision_n: int | None,
+                       recall_n: int | None) -> None:
+    """Raise InputError unless the evaluation sample sizes come both or neither, are
+    positive, and come with the rates they qualify (half a pair would be ignored silently)."""
+    if (precision_n is None) != (recall_n is None):
+        raise InputError("give both --precision-n and --recall-n, or neither")
+    if precision_n is None:
+        return
+    if precision is None:
+        raise InputError("--precision-n and --recall-n need --precision and --recall")
+    for name, value in (("precision-n", precision_n), ("recall-n", recall_n)):
+        if value is None or value < 1:
+            raise InputError(f"--{name} must be a count of at least 1, got {value}")
+
+
 def adjust(
     raw: Estimate,
     precision: float,

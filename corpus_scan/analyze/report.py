@@ -15,7 +15,7 @@ from typing import Any
 from corpus_scan.analyze import audit as audit_mod
 from corpus_scan.analyze import markdown, report_html, sections
 from corpus_scan.analyze.common import first_row, open_db, resolve_run
-from corpus_scan.analyze.prevalence import METHOD_NOTES, check_rates
+from corpus_scan.analyze.prevalence import METHOD_NOTES, check_rates, check_sample_sizes
 from corpus_scan.analyze.queries import Table
 from corpus_scan.analyze.sections import ReportData, Section
 from corpus_scan.documents import InputError
@@ -78,7 +78,8 @@ def _meta(con, db: str | Path, run_id: int) -> dict[str, Any]:
     return meta
 
 
-def _header(data: ReportData, meta: dict[str, Any], precision, recall) -> list[str]:
+def _header(data: ReportData, meta: dict[str, Any], precision, recall,
+            sizes: tuple[int | None, int | None] = (None, None)) -> list[str]:
     lines = [
         f"# corpus-scan report: run {data.run_id}",
         "",
@@ -92,7 +93,12 @@ def _header(data: ReportData, meta: dict[str, Any], precision, recall) -> list[s
         "(the interval scaled alike)",
     ]
     if precision is not None:
-        lines.append(f"- adjusted with precision {precision} and recall {recall}")
+        measured = (f" (measured on {sizes[0]} flagged documents and {sizes[1]} positives)"
+                    if sizes[0] else "")
+        adjusted = data["adjusted_prevalence"].dicts()[-1]["interval"]
+        note = METHOD_NOTES.get(adjusted, adjusted)
+        lines.append(f"- adjusted with precision {precision} and recall {recall}{measured}; "
+                     f"interval: {note}")
     lines += [
         "- every table below gives the SQL that produced it; run it with "
         f'`corpus-scan sql --db {meta["db"]} "..."`',
@@ -121,6 +127,7 @@ def report(
     `recall_n` (the evaluation sample sizes) widen its interval by their uncertainty."""
     start = time.perf_counter()
     check_rates(precision, recall)
+    check_sample_sizes(precision, precision_n, recall_n)
     if audit_per_band < 1:
         raise InputError(f"--audit-per-band must be at least 1, got {audit_per_band}")
     con = open_db(db)
@@ -152,7 +159,7 @@ def report(
     )  # fmt: skip
     ordered = [*data.sections.values(), bands, audit_section]
     md = markdown.summary(
-        _header(data, meta, precision, recall),
+        _header(data, meta, precision, recall, (precision_n, recall_n)),
         [(s, s.name not in MD_ROWS_HIDDEN) for s in ordered],
     )
     summary_md = out / "summary.md"

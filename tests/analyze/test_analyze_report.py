@@ -184,6 +184,9 @@ def test_audit_csv_spans_score_bands(synth_db: Path, tmp_path: Path) -> None:
         ({"precision": 0.9, "recall": 1.2}, "--recall"),
         ({"run_id": 7}, "no run 7"),
         ({"audit_per_band": 0}, "audit-per-band"),
+        ({"precision": 0.9, "recall": 0.8, "precision_n": 100}, "both --precision-n and"),
+        ({"precision_n": 100, "recall_n": 50}, "need --precision and --recall"),
+        ({"precision": 0.9, "recall": 0.8, "precision_n": 0, "recall_n": 50}, "--precision-n"),
     ],
 )
 def test_report_user_errors(synth_db: Path, tmp_path: Path, kwargs: dict, message: str) -> None:
@@ -227,3 +230,26 @@ def test_database_without_runs_or_documents(tmp_path: Path) -> None:
     assert result.n_docs == 0 and any("running" in w for w in result.warnings)
     assert "read no documents" in result.index_html.read_text(encoding="utf-8")
     assert topics(tmp_path / "started.duckdb").n_topics == 0
+
+
+def test_report_cli_passes_the_evaluation_sample_sizes(synth_db: Path, tmp_path: Path) -> None:
+    """--precision-n/--recall-n reach the adjusted interval (delta method) from the CLI; without
+    them the interval is the raw one scaled, and the page says which."""
+    from typer.testing import CliRunner
+
+    from corpus_scan.analyze.prevalence import METHOD_NOTES
+    from corpus_scan.cli import app
+
+    base = ["report", "--db", str(synth_db), "--precision", "0.85", "--recall", "0.79"]
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "a"), "--precision-n", "252",
+                                   "--recall-n", "271"])
+    assert res.exit_code == 0, res.output
+    with_n = (tmp_path / "a" / "summary.md").read_text(encoding="utf-8")
+    assert METHOD_NOTES["delta-log"] in with_n
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "b")])
+    assert res.exit_code == 0, res.output
+    without = (tmp_path / "b" / "summary.md").read_text(encoding="utf-8")
+    assert METHOD_NOTES["scaled-raw-interval"] in without
+    assert METHOD_NOTES["delta-log"] not in without
+    res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "c"), "--recall-n", "271"])
+    assert res.exit_code != 0 and "give both --precision-n and --recall-n" in res.output
