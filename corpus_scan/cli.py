@@ -51,6 +51,9 @@ def scan(
         int, typer.Option(help="max chars between an AI term and a resistance term")
     ] = 400,
     detector: Annotated[str, typer.Option(help="cascade | minilm | static | lexical")] = "cascade",
+    head: Annotated[
+        Path | None, typer.Option(help="head folder from `train --out` (default: the shipped one)")
+    ] = None,
     threshold: Annotated[
         float | None, typer.Option(help="flag threshold (default: the detector's)")
     ] = None,
@@ -93,6 +96,7 @@ def scan(
         scorer=detector,
         device=device,
         threshold=threshold,
+        head_dir=str(head.resolve()) if head else None,
     )
     report = run_interruptible(
         f"{db}: scan interrupted, its run marked interrupted",

@@ -18,6 +18,9 @@ def eval_(
     text_field: Annotated[str, typer.Option(help="text field")] = "text",
     label_field: Annotated[str, typer.Option(help="label field (1/0 or true/false)")] = "label",
     detector: Annotated[str, typer.Option(help="cascade | minilm | static | lexical")] = "cascade",
+    head: Annotated[
+        Path | None, typer.Option(help="head folder from `train --out` (default: the shipped one)")
+    ] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
     errors: Annotated[
         int | None,
@@ -32,12 +35,11 @@ def eval_(
     if not path.is_file():
         _fail(f"{path}: {'is a folder, not a file' if path.is_dir() else 'no such file'}")
     try:
-        report = evaluate(
-            path,
-            text_field=text_field,
-            label_field=label_field,
-            scorer=load_scorer(detector, device=device),
-        )
+        scorer = load_scorer(detector, device=device, head_dir=head)
+    except (InputError, ValueError) as exc:
+        _fail(str(exc))
+    try:
+        report = evaluate(path, text_field=text_field, label_field=label_field, scorer=scorer)
     except (InputError, ValueError, KeyError) as exc:
         _fail(f"{path}: {exc}")
     print(
@@ -48,9 +50,9 @@ def eval_(
     if errors is not None:
         print()
         print(report.error_table(limit=errors or None))
-    if _is_training_data(report.data_sha256):
+    if _is_training_data(report.data_sha256, getattr(scorer, "head", None)):
         err.print(
-            "[yellow]note:[/yellow] this file is the labeled set the shipped head was trained "
+            "[yellow]note:[/yellow] this file is the labeled set the head was trained "
             "on, so these figures are in-sample; cross-validated figures: "
             "python benchmarks/detector_quality.py --cv",
             highlight=False,
@@ -58,12 +60,13 @@ def eval_(
         )
 
 
-def _is_training_data(digest: str | None) -> bool:
-    """True when the evaluated examples are exactly the dev set recorded in the shipped head."""
+def _is_training_data(digest: str | None, head: object | None = None) -> bool:
+    """True when the evaluated examples are exactly the dev set recorded in the head used
+    (default: the shipped one)."""
     from corpus_scan.detect.classify import load_head
 
-    return digest is not None and digest == (
-        load_head().manifest.get("training_data_sha256", {}).get("dev"))
+    manifest = getattr(head, "manifest", None) or load_head().manifest
+    return digest is not None and digest == manifest.get("training_data_sha256", {}).get("dev")
 
 
 def train(

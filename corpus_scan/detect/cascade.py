@@ -18,6 +18,7 @@ class DetectorConfig:
     scorer: str = "cascade"  # cascade | minilm | static | lexical
     device: str = "auto"
     threshold: float | None = None  # None: the scorer's calibrated default
+    head_dir: str | None = None  # None: the head shipped with corpus-scan
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -34,7 +35,8 @@ class Cascade:
         self.config = config
         lexicon = load_lexicon(Path(config.lexicon_dir) if config.lexicon_dir else None)
         self.prefilter = Prefilter(lexicon, window=config.window)
-        self.scorer: Scorer = load_scorer(config.scorer, device=config.device)
+        self.scorer: Scorer = load_scorer(config.scorer, device=config.device,
+                                          head_dir=config.head_dir)
         prepare = getattr(self.scorer, "prepare", None)
         if prepare is not None:
             prepare()

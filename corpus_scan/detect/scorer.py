@@ -18,6 +18,7 @@ import hashlib
 import time
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from corpus_scan.detect.features import (
     lexical_score,
 )
 from corpus_scan.detect.passages import make_passages
+from corpus_scan.documents import InputError
 
 SCORER_NAMES = ("cascade", "minilm", "static", "lexical")
 _WARNED: set[str] = set()
@@ -110,6 +112,8 @@ class CascadeScorer:
                 self.head.version,
                 str(self.head.manifest.get("npz_sha256", "")),
                 f"band={self.head.band}",
+                # a head folder may differ from another only in its thresholds (edited json)
+                f"thresholds={sorted(self.head.manifest.get('thresholds', {}).items())}",
                 f"minilm_passages={self.head.minilm_passages}",
                 f"minilm_backend={self._minilm_backend}",
                 *[f"{k}={v}" for k, v in sorted(self.head.manifest.get("embedders", {}).items())],
@@ -230,13 +234,42 @@ class CascadeScorer:
         ]
 
 
-def load_scorer(name: str = "cascade", device: str = "auto") -> Scorer:
-    """cascade (default) | minilm | static | lexical. Loads models once per process."""
+def load_scorer(name: str = "cascade", device: str = "auto",
+                head_dir: str | Path | None = None) -> Scorer:
+    """cascade (default) | minilm | static | lexical. Loads models once per process.
+    `head_dir`: a head written by `corpus-scan train --out DIR` instead of the shipped one."""
+    if name not in SCORER_NAMES:
+        raise ValueError(f"unknown scorer {name!r}; choose one of {', '.join(SCORER_NAMES)}")
     if name == "lexical":
+        if head_dir is not None:
+            raise InputError("--head applies to the cascade, minilm and static detectors; "
+                             "lexical has no trained head")
         return LexicalScorer()
-    if name in ("cascade", "minilm", "static"):
-        return CascadeScorer(name, device=device)
-    raise ValueError(f"unknown scorer {name!r}; choose one of {', '.join(SCORER_NAMES)}")
+    head = load_head_dir(head_dir, name) if head_dir is not None else None
+    return CascadeScorer(name, device=device, head=head)
+
+
+def load_head_dir(head_dir: str | Path, mode: str = "cascade") -> Head:
+    """A user's head folder, checked: one-line InputError naming what is missing or unreadable
+    (a KeyError deep inside a worker would say neither)."""
+    d = Path(head_dir)
+    if not d.is_dir():
+        raise InputError(f"--head {d}: no such folder (write one with `corpus-scan train --out`)")
+    for name in ("head.json", "head.npz"):
+        if not (d / name).is_file():
+            raise InputError(f"--head {d}: {name} is missing (`corpus-scan train --out {d}` "
+                             "writes both)")
+    try:
+        head = load_head(d.resolve())
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"--head {d}: not a corpus-scan head ({type(exc).__name__}: {exc})"
+                         ) from None
+    need = {"cascade": ("static", "minilm"), "minilm": ("minilm",), "static": ("static",)}[mode]
+    missing = [t for t in need if t not in head.tiers]
+    if missing:
+        raise InputError(f"--head {d}: has no {' or '.join(missing)} tier, which the {mode} "
+                         "detector needs")
+    return head
 
 
 def fallback_candidate(text: str, index: int = 0, window: int = 400) -> Candidate:
