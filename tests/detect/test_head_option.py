@@ -80,3 +80,20 @@ def test_scan_uses_the_given_head(small_corpus: Path, tmp_path: Path) -> None:
     assert runs["shipped"][0] == runs["strict"][0] > 0  # same candidates
     assert runs["shipped"][1] > 0 and runs["strict"][1] == 0
     assert runs["shipped"][2] != runs["strict"][2]
+
+
+def test_eval_scores_with_the_given_head(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    rows = [("p", 1, "The AI refused to be shut down and blackmailed the engineer to stay on."),
+            ("n", 0, "The bakery opens at seven and closes when the bread runs out.")]
+    data.write_text("".join(json.dumps({"id": i, "label": y, "text": t}) + "\n"
+                            for i, y, t in rows), encoding="utf-8")
+    strict = _copy_head(tmp_path, static=2.0)
+    base = ["eval", str(data), "--detector", "static"]
+    shipped = CliRunner().invoke(app, base)
+    assert shipped.exit_code == 0, shipped.output
+    thr = Head.load(MODELS_DIR).threshold("static")
+    assert f"static     thr={thr:.3f} P=1.000 R=1.000" in shipped.output
+    given = CliRunner().invoke(app, [*base, "--head", str(strict)])
+    assert given.exit_code == 0, given.output
+    assert "static     thr=2.000 P=0.000 R=0.000" in given.output  # nothing reaches 2.0
