@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from corpus_scan import cli_detector
-from corpus_scan.cli_common import DbOption, console, err, run_interruptible
+from corpus_scan.cli_common import DbOption, HeadOption, console, err, run_interruptible
 from corpus_scan.cli_common import fail as _fail
 from corpus_scan.cli_common import fields as _fields
 from corpus_scan.documents import DEFAULT_TEXT_FIELDS, DEFAULT_URL_FIELDS, InputError, ReadOptions
@@ -51,9 +51,7 @@ def scan(
         int, typer.Option(help="max chars between an AI term and a resistance term")
     ] = 400,
     detector: Annotated[str, typer.Option(help="cascade | minilm | static | lexical")] = "cascade",
-    head: Annotated[
-        Path | None, typer.Option(help="head folder from `train --out` (default: the shipped one)")
-    ] = None,
+    head: HeadOption = None,
     threshold: Annotated[
         float | None, typer.Option(help="flag threshold (default: the detector's)")
     ] = None,

@@ -22,6 +22,9 @@ err = Console(stderr=True)
 
 T = TypeVar("T")
 DbOption = Annotated[Path, typer.Option("--db", help="DuckDB scan database")]
+HeadOption = Annotated[
+    Path | None, typer.Option(help="head folder from `train --out` (default: the shipped one)")
+]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from corpus_scan.cli_common import err
+from corpus_scan.cli_common import HeadOption, err
 from corpus_scan.cli_common import fail as _fail
 from corpus_scan.documents import InputError
 
@@ -18,9 +18,7 @@ def eval_(
     text_field: Annotated[str, typer.Option(help="text field")] = "text",
     label_field: Annotated[str, typer.Option(help="label field (1/0 or true/false)")] = "label",
     detector: Annotated[str, typer.Option(help="cascade | minilm | static | lexical")] = "cascade",
-    head: Annotated[
-        Path | None, typer.Option(help="head folder from `train --out` (default: the shipped one)")
-    ] = None,
+    head: HeadOption = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
     errors: Annotated[
         int | None,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -261,7 +262,7 @@ def load_head_dir(head_dir: str | Path, mode: str = "cascade") -> Head:
                              "writes both)")
     try:
         head = load_head(d.resolve())
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise InputError(f"--head {d}: not a corpus-scan head ({type(exc).__name__}: {exc})"
                          ) from None
     need = {"cascade": ("static", "minilm"), "minilm": ("minilm",), "static": ("static",)}[mode]

@@ -97,3 +97,10 @@ def test_eval_scores_with_the_given_head(tmp_path: Path) -> None:
     given = CliRunner().invoke(app, [*base, "--head", str(strict)])
     assert given.exit_code == 0, given.output
     assert "static     thr=2.000 P=0.000 R=0.000" in given.output  # nothing reaches 2.0
+
+
+def test_a_truncated_head_npz_is_named_in_one_line(tmp_path: Path) -> None:
+    broken = _copy_head(tmp_path)
+    (broken / "head.npz").write_bytes((MODELS_DIR / "head.npz").read_bytes()[:300])
+    with pytest.raises(InputError, match="not a corpus-scan head"):
+        load_head_dir(broken)
