@@ -31,7 +31,7 @@ def test_fresh_excerpt_labels_match_the_quoted_counts_and_vocabulary() -> None:
     counts = Counter((r["set"], r["label"]) for r in rows)
     assert counts == {("ext1", 1): 85, ("ext1", 0): 101, ("ext2", 1): 70, ("ext2", 0): 99,
                       ("ext3", 1): 56, ("ext3", 0): 90, ("ext4", 1): 60, ("ext4", 0): 114,
-                      ("ext5", 1): 55, ("ext5", 0): 101}
+                      ("ext5", 1): 55, ("ext5", 0): 101, ("ext6", 1): 49, ("ext6", 0): 98}
     assert len({r["id"] for r in rows}) == len(rows)
     assert len({_norm(r["source_url"]) for r in rows}) == len(rows)
     for r in rows:
@@ -73,14 +73,14 @@ def test_check_script_names_missing_texts_and_prints_every_set(tmp_path: Path) -
     res = _run_check(full)
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
-    table = {line.split()[0]: line.split() for line in lines[1:7]}
-    assert set(table) == {"ext1", "ext2", "ext3", "ext4", "ext5", "all"}
-    assert table["all"][1:3] == ["831", "326"] and table["all"][-1] == "0/326"
+    table = {line.split()[0]: line.split() for line in lines[1:8]}
+    assert set(table) == {"ext1", "ext2", "ext3", "ext4", "ext5", "ext6", "all"}
+    assert table["all"][1:3] == ["978", "375"] and table["all"][-1] == "0/375"
     assert table["all"][4] == "0.000"  # recall: nothing passes the prefilter
     # what --upsample-accepting would copy: nothing is a candidate, so nothing
-    accepts = lines[lines.index(next(x for x in lines if "called accepts" in x)) + 6].split()
+    accepts = lines[lines.index(next(x for x in lines if "called accepts" in x)) + 7].split()
     assert accepts[0] == "all" and accepts[1:6] == ["0", "0", "0", "0", "0"]
-    assert accepts[6] == "0/60"
+    assert accepts[6] == "0/70"
 
 
 @pytest.mark.parametrize(
