@@ -77,6 +77,9 @@ def train(
     dev: Annotated[
         Path | None, typer.Option(help="labeled dev JSONL (default ../shared/labeled/dev.jsonl)")
     ] = None,
+    shared: Annotated[Path | None, typer.Option(
+        help="folder holding labeled/ and corpora/ (default ../shared next to the repo, or "
+             "$CORPUS_SCAN_SHARED)")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
     cv_seeds: Annotated[int, typer.Option(
         help="first cross-validate on dev over N fold splits and record the figures in "
@@ -87,7 +90,8 @@ def train(
     from corpus_scan.training.recipe import train as run_train
 
     try:
-        written = run_train(out_dir, dev_path=dev, device=device, cv_seeds=cv_seeds)
+        written = run_train(out_dir, dev_path=dev, device=device, cv_seeds=cv_seeds,
+                            shared=shared)
     except (InputError, FileNotFoundError) as exc:
         _fail(str(exc))
     print(f"head written to {written}")

@@ -1,6 +1,6 @@
 """Training and evaluation examples, read by path (third-party text never enters the repo).
 
-Sources (all optional except dev.jsonl):
+Sources (each required unless `allow_missing`; see `load_extra`):
 - `dev`: the hand-labelled excerpts (`shared/labeled/dev.jsonl`), one group per excerpt.
 - `own`: examples written for this project (`training_data/*.jsonl` at the repo root).
 - `palisade`: robot-dog shutdown runs; the model's stated reasoning per run. Runs tagged
@@ -25,7 +25,8 @@ import json
 import os
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,10 +54,28 @@ class Example:
     extra: dict = field(default_factory=dict)
 
 
+_SHARED_OVERRIDE: list[Path] = []
+
+
 def shared_dir() -> Path:
-    """`../shared` next to the repo (override with $CORPUS_SCAN_SHARED)."""
+    """`../shared` next to the repo; `use_shared(DIR)`, else $CORPUS_SCAN_SHARED, overrides it."""
+    if _SHARED_OVERRIDE:
+        return _SHARED_OVERRIDE[-1]
     env = os.environ.get("CORPUS_SCAN_SHARED")
     return Path(env) if env else (REPO_ROOT / ".." / "shared").resolve()
+
+
+@contextmanager
+def use_shared(path: str | Path | None) -> Iterator[None]:
+    """Read the `shared/` sources from `path` within the block (None: no change)."""
+    if path is None:
+        yield
+        return
+    _SHARED_OVERRIDE.append(Path(path).resolve())
+    try:
+        yield
+    finally:
+        _SHARED_OVERRIDE.pop()
 
 
 def _stance_for(label: int, subtype: str, given: str | None = None) -> str | None:
@@ -125,7 +144,16 @@ def read_jsonl(path: str | Path, source: str, text_field: str = "text",
 
 
 def load_dev(path: str | Path | None = None) -> list[Example]:
-    return read_jsonl(path or shared_dir() / "labeled" / "dev.jsonl", "dev")
+    from corpus_scan.documents import InputError
+
+    p = Path(path) if path else shared_dir() / "labeled" / "dev.jsonl"
+    if not p.is_file():
+        hint = "--dev FILE" if path else "--dev FILE, or --shared (or $CORPUS_SCAN_SHARED)"
+        raise InputError(f"{p}: labeled dev file not found; give {hint}")
+    try:
+        return read_jsonl(p, "dev")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: {exc}") from None
 
 
 def load_own(directory: str | Path | None = None) -> list[Example]:
@@ -267,18 +295,44 @@ def load_web_negatives(n_random: int = 400, seed: int = 0, max_chars: int = 6000
     return hard + rand
 
 
+def source_paths() -> dict[str, Path]:
+    """Where each extra training source is read from (for messages naming what is missing)."""
+    narr = shared_dir() / "corpora" / "narratives"
+    return {"own": OWN_DIR, "palisade": narr / "palisade-robot-shutdown-resistance",
+            "agentic": narr / "nostalgebraist-agentic-misalignment",
+            "posts": narr / "anthropic-research-posts-mirror",
+            "web": shared_dir() / "corpora" / "web-jsonl"}
+
+
 def load_extra(sources: Iterable[str] = ("own", "palisade", "agentic", "posts", "web"),
-               web_halves: Iterable[int] = (0, 1)) -> list[Example]:
-    """All extra training sources that exist on this machine (missing ones are skipped)."""
+               web_halves: Iterable[int] = (0, 1), allow_missing: bool = False) -> list[Example]:
+    """The extra training sources. A source that is absent or yields no example raises
+    InputError naming it and its path: a head silently trained on fewer sources differs from
+    the shipped one (dropping the four `shared/` sources moved the band from [0.275, 0.98] to
+    [0.074, 0.899] and flagged 12 of 2,631 web documents instead of 0). `allow_missing=True`
+    skips them instead."""
+    from corpus_scan.documents import InputError
+
     halves = tuple(web_halves)
     loaders = {"own": load_own, "palisade": load_palisade, "agentic": load_agentic,
                "posts": load_posts, "web": lambda: load_web_negatives(halves=halves)}
     out: list[Example] = []
+    missing: list[str] = []
     for s in sources:
         try:
-            out.extend(loaders[s]())
+            got = loaders[s]()
         except FileNotFoundError:
-            continue
+            got = []
+        if not got:
+            missing.append(s)
+        out.extend(got)
+    if missing and not allow_missing:
+        where = source_paths()
+        raise InputError(
+            "training source(s) not found: "
+            + ", ".join(f"{s} ({where[s]})" for s in missing)
+            + "; point --shared (or $CORPUS_SCAN_SHARED) at the folder holding labeled/ and "
+              "corpora/")
     return out
 
 

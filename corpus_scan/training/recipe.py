@@ -12,24 +12,27 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from corpus_scan.detect.classify import MODELS_DIR
-from corpus_scan.training.data import load_dev, load_extra
+from corpus_scan.training.data import load_dev, load_extra, use_shared
 from corpus_scan.training.evaluate import repeated_cv
 from corpus_scan.training.fit import head_differences, train_head
 
 
 def train(out_dir: str | Path | None = None, *, dev_path: str | Path | None = None,
           sources: Sequence[str] = ("own", "palisade", "agentic", "posts", "web"),
-          device: str = "auto", cv_seeds: int = 0) -> Path:
+          device: str = "auto", cv_seeds: int = 0, shared: str | Path | None = None) -> Path:
     """Reproduce the shipped head from the inputs and write head.npz + head.json to `out_dir`.
 
     `cv_seeds` > 0 first runs the grouped CV on dev over that many fold splits
     (`evaluate.repeated_cv`) and records its mean and spread as head.json `cv`. Without it,
     the `cv` block of the head already in `out_dir` is kept when the new head reproduces that
-    head (its figures still describe it), and dropped otherwise.
+    head (its figures still describe it), and dropped otherwise. `shared`: the folder holding
+    `labeled/` and `corpora/` (default `../shared` next to the repo, or $CORPUS_SCAN_SHARED).
+    Every source must be there: InputError names the missing ones.
     """
     out = Path(out_dir or MODELS_DIR)
-    dev = load_dev(dev_path)
-    extra = load_extra(sources, web_halves=(0, 1))
+    with use_shared(shared):
+        dev = load_dev(dev_path)
+        extra = load_extra(sources, web_halves=(0, 1))
     cv_metrics: dict | None = None
     if cv_seeds > 0:
         aux: list = []

@@ -181,3 +181,31 @@ def test_eval_says_what_upsample_accepting_would_copy(tmp_path: Path) -> None:
     # a scorer without a stance (the keyword baseline) prints no stance line
     lexical = evaluate(path, scorer=LexicalScorer(), use_prefilter=False)
     assert lexical.accepts is None and "stance accepts" not in lexical.table()
+
+
+def test_train_refuses_missing_sources_by_name(tmp_path: Path, monkeypatch) -> None:
+    """A head trained on fewer sources than the recipe's differs from the shipped one, so
+    `train` stops and names each missing source and where it looked, instead of skipping it;
+    a missing --dev or shared dev file is one line naming the path."""
+    monkeypatch.setenv("CORPUS_SCAN_SHARED", str(tmp_path / "nowhere"))
+    res = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "h")])
+    assert res.exit_code == 2
+    assert "nowhere/labeled/dev.jsonl: labeled dev file not found" in res.output
+    res = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "h"),
+                                   "--dev", str(tmp_path / "nope.jsonl")])
+    assert res.exit_code == 2 and "nope.jsonl: labeled dev file not found" in res.output
+
+    shared = tmp_path / "shared"
+    (shared / "labeled").mkdir(parents=True)
+    rows = [{"id": f"d{i}", "text": f"The robot refused to be shut down, take {i}.",
+             "label": i % 2, "subtype": "fiction" if i % 2 else "random"} for i in range(6)]
+    (shared / "labeled" / "dev.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    res = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "h"),
+                                   "--shared", str(shared)])
+    assert res.exit_code == 2, res.output
+    out = " ".join(res.output.split())
+    for name in ("palisade", "agentic", "posts", "web"):
+        assert f"{name} (" in out
+    assert "own (" not in out  # training_data/ is in the repo
+    assert not (tmp_path / "h").exists()
