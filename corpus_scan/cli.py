@@ -40,7 +40,7 @@ def scan(
         DEFAULT_TEXT_FIELDS
     ),
     id_field: Annotated[
-        str, typer.Option(help="id field; missing ids become <shard path>:<row>")
+        str, typer.Option(help="id field(s), first present wins; else <shard path>:<row>")
     ] = "id",
     url_field: Annotated[str, typer.Option(help="url field(s), dotted paths allowed")] = ",".join(
         DEFAULT_URL_FIELDS

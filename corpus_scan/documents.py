@@ -80,3 +80,8 @@ class ReadOptions:
     batch_size: int = 2048
     hf_config: str | None = None
     hf_split: str = "train"
+
+    @property
+    def id_fields(self) -> tuple[str, ...]:
+        """`id_field` split on commas: the first present with a non-empty value wins."""
+        return tuple(f.strip() for f in self.id_field.split(",") if f.strip()) or ("id",)

@@ -35,7 +35,13 @@ def headline(data: ReportData) -> str:
             f"bound is {fmt(row['per_million_docs_high'])} flagged documents per million.",
             "headline",
         )
-    return _p(f"<b>{fmt(k)} of {fmt(n)} documents flagged</b>: {rate}.", "headline")
+    rows = data["prevalence"].dicts()
+    # triage removes whole topics the user judged off-target; the detector's own count (and the
+    # precision/recall adjustment, which were measured on it) stays the headline figure
+    after = next((r for r in rows if r["measure"] == "flagged after topic triage"), None)
+    triaged = (f" ({fmt(after['n_flagged'] or 0)} after topic triage, the count in "
+               f"<code>hits</code>)" if after else "")
+    return _p(f"<b>{fmt(k)} of {fmt(n)} documents flagged</b>{triaged}: {rate}.", "headline")
 
 
 def warnings(data: ReportData, meta: dict[str, Any]) -> list[str]:

@@ -13,6 +13,8 @@ Rules:
   skipped, not fatal). `**` recurses.
 * `hf:` / `hf://datasets/...` paths pass through as format "hf" (resolved when read).
 * Explicitly named files of any name (even hidden) are read if their format is known.
+* An explicitly named folder holding no file of a known format raises `InputError`, like a
+  glob that matches nothing.
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ class _Walker:
         self.skipped: list[Skipped] = []
         self.seen_files: dict[str, str] = {}  # real path -> first path it was listed under
         self.seen_dirs: dict[str, str] = {}  # real path -> first path it was walked as
+        self.known = 0  # files of a known format met (read, empty or a duplicate)
 
     def add_file(self, path: str, st: os.stat_result, explicit: bool) -> None:
         name = os.path.basename(path)
@@ -118,6 +121,7 @@ class _Walker:
                 raise InputError(f"{path}: unknown format ({_suffix_label(name)})")
             self.skipped.append(Skipped(path, f"unknown format ({_suffix_label(name)})"))
             return
+        self.known += 1
         real = os.path.realpath(path)
         first = self.seen_files.get(real)
         if first is not None:
@@ -196,5 +200,11 @@ def discover(inputs: list[str]) -> tuple[list[Source], list[Skipped]]:
             for match in matches:
                 walker.visit(os.path.abspath(match), explicit=False)
             continue
+        known, n_skipped = walker.known, len(walker.skipped)
         walker.visit(os.path.abspath(expanded), explicit=True)
+        if walker.known == known and os.path.isdir(expanded):
+            # a folder with nothing to read is a wrong path far more often than an empty shard set
+            new = walker.skipped[n_skipped:]
+            why = (f"; {len(new)} skipped, first {new[0].path} ({new[0].reason})" if new else "")
+            raise InputError(f"{raw}: no file of a readable format in this folder{why}")
     return walker.sources, walker.skipped

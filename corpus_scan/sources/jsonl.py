@@ -351,7 +351,8 @@ def _read_document(
             text, rid, url = got
             kept = None
             if keep:  # a record keyed by id keeps its key as the id field when it has none
-                has_id = key is None or opts.id_field in record
-                kept = record if has_id else {opts.id_field: key, **record}
+                id_key = opts.id_fields[0]
+                has_id = key is None or any(k in record for k in opts.id_fields)
+                kept = record if has_id else {id_key: key, **record}
             builder.add(row, rid or key or f"{path}:{row}", text, url, kept)
     yield builder.take(spread_bytes(total, n, start, n))

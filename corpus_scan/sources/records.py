@@ -6,8 +6,9 @@ Shared by the JSON lines, JSON document and hub readers so every format applies 
   that is empty or whitespace-only is still a document (so document counts match the input);
   if no text field holds a string the reason names the first one present ("field 'text' is
   null", "field 'text' is not a string (int)") or, when none is present, the first
-  configured field ("field 'text' missing").
-* id: `str(record[opts.id_field])` when present, not null and not empty; otherwise the caller's
+  configured field, listing the others tried ("field 'text' missing (nor content, ...)").
+* id: `str(record[f])` for the first of `opts.id_fields` (`--id-field a,b`) present, not null
+  and not empty; otherwise the caller's
   default (`<path>:<row>`, or the key of a JSON object mapping ids to records).
 * url: the first of `opts.url_fields` holding a non-empty string, else None.
 
@@ -64,7 +65,8 @@ def make_getter(field: str) -> Callable[[dict], Any] | None:
 def text_problem(fields: tuple[str, ...], first_bad: tuple[str, Any] | None) -> str:
     """The bad-record reason when no text field of a record holds a string."""
     if first_bad is None:
-        return f"field '{fields[0] if fields else 'text'}' missing"
+        others = f" (nor {', '.join(fields[1:])})" if len(fields) > 1 else ""
+        return f"field '{fields[0] if fields else 'text'}' missing{others}"
     name, value = first_bad
     if value is None:
         return f"field '{name}' is null"
@@ -97,8 +99,9 @@ def make_extractor(opts: ReadOptions) -> Callable[[dict], Extracted]:
     fields = tuple(opts.text_fields)
     texts = [(f, make_getter(f)) for f in fields]
     first = fields[0] if fields and "." not in fields[0] and fields[0] != ALL_STRINGS else None
-    id_key = opts.id_field
-    id_get = make_getter(id_key)
+    id_keys = opts.id_fields
+    id_key, id_get = id_keys[0], make_getter(id_keys[0])
+    more_ids = [(k, make_getter(k)) for k in id_keys[1:]]
     # Url fields: (key, None) for plain keys; (literal, path) for dotted ones, walked inline.
     urls = [(f, f.split(".") if "." in f else None) for f in opts.url_fields]
     # Most records have no url field at all: one C-level set probe replaces the Python loop.
@@ -131,6 +134,12 @@ def make_extractor(opts: ReadOptions) -> Callable[[dict], Extracted]:
             rid = None if rid is None or rid is MISSING else str(rid)
         elif not rid:
             rid = None
+        if rid is None and more_ids:
+            for key, get in more_ids:
+                value = record.get(key) if get is None else get(record)
+                if value is not None and value is not MISSING and value != "":
+                    rid = value if type(value) is str else str(value)
+                    break
 
         url = None
         if not url_keys.isdisjoint(record):

@@ -94,7 +94,7 @@ class _Columns:
                 f"{path}: no text column (tried {', '.join(opts.text_fields)}; "
                 f"columns: {column_list(schema.names)})"
             )
-        self.id = _resolve(opts.id_field, schema)
+        self.id = next((c for f in opts.id_fields if (c := _resolve(f, schema))), None)
         self.urls = [c for f in opts.url_fields if (c := _resolve(f, schema))]
         # pyarrow reads a struct once even when several of its children are selected
         self.read = list(dict.fromkeys([self.text, *([self.id] if self.id else []), *self.urls]))

@@ -105,6 +105,10 @@ def test_report_files_and_summary_numbers_equal_sql(triaged_db: Path, tmp_path: 
     assert checked > 200
     prevalence = {r[0]: r for r in md["prevalence"]["rows"]}
     assert int(prevalence["flagged after topic triage"][1]) == result.n_flagged_after_triage
+    # the page's headline gives both counts, so it never disagrees with `hits` unexplained
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert (f"{result.n_flagged:,} of" in page
+            and f"({result.n_flagged_after_triage:,} after topic triage" in page)
 
 
 def test_every_number_in_csv_matches_summary(topics_db: Path, tmp_path: Path) -> None:

@@ -158,3 +158,23 @@ def test_hub_paths():
         discover(["hf://models/org/name"])
     with pytest.raises(InputError):
         discover(["hf:"])
+
+
+def test_a_named_folder_with_nothing_readable_is_an_error(tmp_path: Path) -> None:
+    """`scan EMPTY_DIR` used to print `shards 0 of 0` and exit 0: a wrong path looked like a
+    clean scan. Now it is one line, naming what was skipped; a folder whose only shard is
+    empty (a real, if empty, shard set) still scans."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match=r"empty: no file of a readable format in this folder$"):
+        discover([str(empty)])
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.pdf").write_bytes(b"%PDF")
+    with pytest.raises(InputError, match=r"1 skipped, first .*notes.pdf \(unknown format"):
+        discover([str(docs)])
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    (shards / "part-0.jsonl").write_text("", encoding="utf-8")
+    sources, skipped = discover([str(shards)])
+    assert sources == [] and [s.reason for s in skipped] == ["empty file"]

@@ -55,7 +55,7 @@ def test_bad_records_reasons_rows_and_lines(h, write):
     assert got[1:] == [
         (2, 4, "not a JSON object (list)"),
         (3, 5, "not a JSON object (str)"),
-        (4, 6, "field 'text' missing"),
+        (4, 6, "field 'text' missing (nor content, contents, articleBody, body, document)"),
         (5, 7, "field 'text' is null"),
         (6, 8, "field 'text' is not a string (int)"),
         (9, 11, "invalid UTF-8"),
@@ -87,6 +87,16 @@ def test_custom_fields_and_ids(h, write):
     assert res.ids == ["12", f"{path}:1"]
     res = h.collect(h.source_for(path), ReadOptions(text_fields=("missing",)))
     assert [b.reason for b in res.bad] == ["field 'missing' missing"] * 2
+
+
+def test_id_field_list_first_present_wins(h, write):
+    """`--id-field id,uid` was read as one field named "id,uid", so every id silently became
+    <path>:<row>. Like --text-field, it is a list: the first present, non-empty value wins."""
+    records = [{"text": "a", "id": "x1", "uid": "u1"}, {"text": "b", "uid": 7},
+               {"text": "c", "id": "", "meta": {"uid": "m3"}}, {"text": "d"}]
+    path = write("ids.jsonl", h.jsonl_bytes(records))
+    res = h.collect(h.source_for(path), ReadOptions(id_field="id, uid,meta.uid"))
+    assert res.ids == ["x1", "7", "m3", f"{path}:3"]
 
 
 @pytest.mark.parametrize("batch_size", [1, 3, 7, 100])

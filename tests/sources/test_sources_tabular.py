@@ -142,3 +142,9 @@ def test_csv_many_ragged_rows_stay_in_bounded_batches(h, write):
     assert [b.line for b in res.bad] == list(range(2, 52))
     assert all(len(b) + len(b.bad) <= 8 for b in res.batches[:-1])
     assert res.n_bytes == len(raw)
+
+
+def test_parquet_id_field_list_takes_the_first_present_column(h, tmp_path):
+    path = _parquet(tmp_path / "ids.parquet", pa.table({"text": ["a", "b"], "uid": ["u0", None]}))
+    res = h.collect(h.source_for(path), ReadOptions(id_field="id,uid"))
+    assert res.ids == ["u0", f"{path}:1"]
