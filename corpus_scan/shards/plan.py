@@ -115,10 +115,19 @@ def load_plan(con: duckdb.DuckDBPyConnection, db: str, run_id: int | None, fmt: 
     return RunPlan(db, run_id, threshold, read_options_of(config), root, shards)
 
 
+def _failure(path: str, error: str | None) -> str:
+    """`path: error` on one line; the stored error usually starts with the path already."""
+    first = ((error or "failed").splitlines() or ["failed"])[0]
+    first = first.removeprefix(f"{path}: ")
+    if len(first) > 200:
+        first = first[:199].rstrip() + "…"
+    return f"{path}: {first}"
+
+
 def _refuse_unfinished(run_id: int, rows: list[tuple]) -> None:
     failed = [(r[1], r[10]) for r in rows if r[9] == "failed"]
     if failed:
-        shown = "; ".join(f"{p} ({(e or 'failed').splitlines()[0][:120]})" for p, e in failed[:3])
+        shown = "; ".join(_failure(p, e) for p, e in failed[:3])
         more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
         raise InputError(
             f"run {run_id}: {len(failed)} shard(s) failed to scan and cannot be filtered: "

@@ -149,6 +149,12 @@ def read_lines(
             batch.n_bytes = min(pos, meter.total) - start
             yield batch
         partial = f"; a partial line of {meter.partial} bytes was not read" if meter.partial else ""
+        if str(e).startswith("corrupt"):
+            # a decompressor fails on a whole block (a gzip checksum on a whole member), so
+            # the line where reading stopped is not where the damage is: say what was read
+            read = (f"lines 1-{lineno:,} were read, nothing from line {lineno + 1:,} on"
+                    if lineno else "no line of it could be read")
+            raise ShardReadError(f"{path}: {e}; {read}{partial}") from None
         raise ShardReadError(f"{path}: {e} at line {lineno + 1}{partial}") from None
     end = min(pos, meter.total)  # the last line may lack its newline
     if batch_no % n_parts == k_part and (texts or bad or end > start):

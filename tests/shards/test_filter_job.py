@@ -48,8 +48,12 @@ def test_failed_shard_is_refused_by_name(tmp_path: Path):
     (root / "cut.jsonl.gz").write_bytes(blob[: len(blob) // 2])
     db = tmp_path / "x.duckdb"
     assert scan([str(root)], db, detector=LEXICAL).status == "incomplete"
-    with pytest.raises(InputError, match=r"1 shard\(s\) failed to scan.*cut\.jsonl\.gz"):
+    with pytest.raises(InputError, match=r"1 shard\(s\) failed to scan.*cut\.jsonl\.gz") as exc:
         filter_shards(db, tmp_path / "out")
+    # the path once, then the scan's whole first error line (it used to be cut at 120 chars)
+    msg = str(exc.value)
+    assert msg.count("cut.jsonl.gz") == 1, msg
+    assert "line" in msg.split("cut.jsonl.gz: ", 1)[1], msg
 
 
 def test_unfinished_or_limited_runs_are_refused(tmp_path: Path):
