@@ -56,6 +56,16 @@ def eval_(
             highlight=False,
             soft_wrap=True,
         )
+    elif report.n_seen:
+        share = (f"all {report.scorer.n:,} texts" if report.n_seen == report.scorer.n
+                 else f"{report.n_seen:,} of the {report.scorer.n:,} texts")
+        part = "" if report.n_seen == report.scorer.n else "partly "
+        err.print(
+            f"[yellow]note:[/yellow] {share} are in the head's training data (dev.jsonl or "
+            f"training_data/), so these figures are {part}in-sample",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _is_training_data(digest: str | None, head: object | None = None) -> bool:

@@ -86,6 +86,8 @@ class EvalReport:
     calibration: Calibration | None = None  # of the scorer's scores
     errors: list[EvalError] = field(default_factory=list)  # in file order
     accepts: AcceptsSummary | None = None  # None for a scorer without a stance
+    # texts of the file that the head was trained on (dev, training_data/); None: not checked
+    n_seen: int | None = None
 
     def table(self) -> str:
         out = format_table([self.scorer, self.baseline])
@@ -170,4 +172,27 @@ def evaluate(path: str | Path, text_field: str = "text", label_field: str = "lab
         calibration(p, y) if np.all((p >= 0) & (p <= 1)) else None,  # scores, not logits
         errors,
         accepts_summary(y, sub, p, stances, thr) if any(stances) else None,
+        seen_in_training(texts, getattr(getattr(sc, "head", None), "manifest", None)),
     )
+
+
+def seen_in_training(texts: list[str], manifest: dict | None) -> int | None:
+    """How many `texts` the head was trained on: exact (stripped) matches with the dev file and
+    our own examples, each counted only when its data hash is the one the head records (a head
+    trained on other data says nothing about these). None when neither can be checked."""
+    from corpus_scan.documents import InputError
+    from corpus_scan.training.data import load_dev, load_own
+    from corpus_scan.training.fit import data_hashes
+
+    recorded = (manifest or {}).get("training_data_sha256") or {}
+    seen: set[str] = set()
+    checked = False
+    for source, load in (("dev", load_dev), ("own", load_own)):
+        try:
+            ex = load()
+        except (InputError, OSError, ValueError):
+            continue
+        if ex and data_hashes(ex).get(source) == recorded.get(source):
+            checked = True
+            seen.update(e.text.strip() for e in ex)
+    return sum(t.strip() in seen for t in texts) if checked else None

@@ -209,3 +209,18 @@ def test_train_refuses_missing_sources_by_name(tmp_path: Path, monkeypatch) -> N
         assert f"{name} (" in out
     assert "own (" not in out  # training_data/ is in the repo
     assert not (tmp_path / "h").exists()
+
+
+def test_texts_the_head_was_trained_on_are_counted() -> None:
+    """A subset of the training data is in-sample too, not only the exact dev file: eval counts
+    the texts the shipped head saw (our own examples need nothing outside the repo)."""
+    from corpus_scan.detect.classify import load_head
+    from corpus_scan.training.data import load_own
+    from corpus_scan.training.eval_file import seen_in_training
+
+    own = [e.text for e in load_own()[:3]]
+    manifest = load_head().manifest
+    assert seen_in_training([*own, "  " + own[0] + "\n", "A text nobody trained on."],
+                            manifest) == 4
+    # a head whose recorded data is not these files: nothing can be said
+    assert seen_in_training(own, {"training_data_sha256": {"own": "0" * 16}}) is None
