@@ -64,6 +64,37 @@ def test_run_ray_starts_and_stops_its_own_instance(tmp_path: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_a_signal_during_ray_start_stops_ray_whole(tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C that lands inside `ray.init` used to leave Ray's agents running ~60 s after the
+    scan, its session folder in /tmp, and sometimes a segmentation fault. Now the signal is
+    held until Ray has started, Ray is shut down and its folder removed, then the signal acts."""
+    import signal
+
+    from corpus_scan.run import ray_executor
+
+    made: list[str] = []
+    real_mkdtemp, real_init = tempfile.mkdtemp, ray.init
+
+    def mkdtemp(*args, **kwargs):
+        made.append(real_mkdtemp(*args, **kwargs))
+        return made[-1]
+
+    def init(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)  # the user's Ctrl-C, while Ray starts
+        return real_init(*args, **kwargs)
+
+    monkeypatch.delenv("RAY_TMPDIR", raising=False)
+    monkeypatch.setattr(ray_executor.tempfile, "mkdtemp", mkdtemp)
+    monkeypatch.setattr(ray, "init", init)
+    sources, _ = discover([str(_corpus(tmp_path / "corpus"))])
+    with pytest.raises(KeyboardInterrupt):
+        list(run_ray(list(enumerate(sources)), Job(ReadOptions(), LEXICAL),
+                     lambda d, b: None, 2))
+    assert not ray.is_initialized()
+    assert made and not Path(made[0]).exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 @pytest.fixture(scope="module")
 def ray_session():
     # Short temp dir on purpose: Ray's socket paths under it must stay below 108 chars.
