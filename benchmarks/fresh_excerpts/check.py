@@ -1,5 +1,6 @@
 """The fresh-excerpt table: the shipped cascade and the keyword baseline on each set of
-`labels.jsonl` and on all of them, with the share of positives that pass the prefilter.
+`labels.jsonl` and on all of them, with the share of positives that pass the prefilter, what
+`filter --upsample-accepting` would copy, and the category of the flagged positives.
 
 The excerpt texts are third-party and not in the repository. Give a JSONL file that holds them
 (`id` and `text` per line, any other fields ignored); the labels come from `labels.jsonl`, so
@@ -54,7 +55,7 @@ def main() -> None:
         LexicalScorer,
         load_scorer,
         score_texts,
-        score_texts_with_stance,
+        score_verdicts,
     )
     from corpus_scan.training.evaluate import BOOTSTRAP_N, bootstrap_interval, metrics
 
@@ -70,7 +71,10 @@ def main() -> None:
     sub = [r["subtype"] for r in labels]
     cascade, lexical = load_scorer("cascade"), LexicalScorer()
     # stance kept: the accepts table shows what `filter --upsample-accepting` would copy
-    p, passed, stance = score_texts_with_stance(cascade, text)
+    verdicts = score_verdicts(cascade, text)
+    p = np.array([v.score if v else 0.0 for v in verdicts])
+    passed = np.array([v is not None for v in verdicts])
+    stance = [v.stance if v else None for v in verdicts]
     p_lex, _ = score_texts(lexical, text)
 
     print(f"{'set':<10}{'docs':>6}{'pos':>5}{'P':>7}{'R':>7}{'F1':>7}  {'F1 95% interval':<17}"
@@ -91,6 +95,24 @@ def main() -> None:
     print("\nrecall by positive subtype (all sets): " + ", ".join(
         f"{key[2:]} {ok}/{n}" for key, (ok, n) in c.per_subtype.items() if key.startswith("1:")))
     accepts_table(sets, y, sub, p, stance, cascade.threshold)
+    category_table(y, sub, p, [v.category if v else None for v in verdicts], cascade.threshold)
+
+
+def category_table(y: np.ndarray, sub: list[str], p: np.ndarray, category: list[str | None],
+                   threshold: float) -> None:
+    """The `category` the scan stores, against the labelled subtype, for the flagged
+    positives (the documents whose category a report's breakdown shows)."""
+    from collections import Counter
+
+    hits = [i for i in range(len(y)) if y[i] == 1 and p[i] >= threshold]
+    pairs = Counter((sub[i], category[i]) for i in hits)
+    right = sum(n for (s, c), n in pairs.items() if s == c)
+    print(f"\ncategory of the {len(hits)} flagged positives: {right} right "
+          f"({right / max(len(hits), 1):.2f}); rows: labelled subtype, columns: category")
+    cats = ["fiction", "news", "discussion", "roleplay", "other"]
+    print(f"{'':<12}" + "".join(f"{c:>12}" for c in cats))
+    for s in cats[:4]:
+        print(f"{s:<12}" + "".join(f"{pairs.get((s, c), 0):>12}" for c in cats))
 
 
 def accepts_table(sets: np.ndarray, y: np.ndarray, sub: list[str], p: np.ndarray,

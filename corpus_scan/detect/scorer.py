@@ -302,6 +302,17 @@ def score_texts_with_stance(
 ) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
     """`score_texts`, plus each text's stance as the scan stores it (None for a
     non-candidate or a scorer without one)."""
+    verdicts = score_verdicts(scorer, texts, use_prefilter)
+    out = np.array([v.score if v is not None else 0.0 for v in verdicts], dtype=float)
+    is_cand = np.array([v is not None for v in verdicts], dtype=bool)
+    return out, is_cand, [v.stance if v is not None else None for v in verdicts]
+
+
+def score_verdicts(
+    scorer: Scorer, texts: list[str], use_prefilter: bool = True
+) -> list[Verdict | None]:
+    """Each text's verdict as a scan stores it (score, category, stance); None for a text
+    that is not a prefilter candidate."""
     cands: list[Candidate] | None = None
     if use_prefilter:
         try:
@@ -313,13 +324,9 @@ def score_texts_with_stance(
             cands = None
     if cands is None:
         cands = [fallback_candidate(t, i) for i, t in enumerate(texts)]
-    out = np.zeros(len(texts))
-    is_cand = np.zeros(len(texts), bool)
-    stance: list[str | None] = [None] * len(texts)
+    out: list[Verdict | None] = [None] * len(texts)
     if cands:
         verdicts = scorer.score([texts[c.index] for c in cands], cands)
         for c, v in zip(cands, verdicts, strict=True):
-            out[c.index] = v.score
-            is_cand[c.index] = True
-            stance[c.index] = v.stance
-    return out, is_cand, stance
+            out[c.index] = v
+    return out

@@ -126,3 +126,23 @@ def test_accepts_table_counts_what_upsampling_would_copy(capsys: pytest.CaptureF
     # b: the one called accepts is flagged (0.9), so nothing is copied
     assert rows["b"] == ["1", "0", "0", "0", "0", "0/1"]
     assert rows["all"] == ["4", "3", "1", "1", "1", "1/3"]
+
+
+def test_category_table_counts_flagged_positives_only(capsys: pytest.CaptureFixture) -> None:
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("fresh_check", LABELS.with_name("check.py"))
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    y = np.array([1, 1, 1, 1, 0])
+    sub = ["fiction", "discussion", "discussion", "news", "random"]
+    p = np.array([0.9, 0.8, 0.1, 0.7, 0.99])  # the third is missed, the fifth a negative
+    category = ["fiction", "news", "discussion", "news", "fiction"]
+    check.category_table(y, sub, p, category, 0.325)
+    out = capsys.readouterr().out.splitlines()
+    assert "category of the 3 flagged positives: 2 right (0.67)" in out[1]
+    rows = {line.split()[0]: line.split()[1:] for line in out[3:]}
+    assert rows["discussion"] == ["0", "1", "0", "0", "0"]
+    assert rows["fiction"] == ["1", "0", "0", "0", "0"]
