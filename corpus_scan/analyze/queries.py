@@ -136,6 +136,9 @@ SELECT coalesce(c.category, '(unclassified)') AS category, count(*) AS n_flagged
 FROM candidates c WHERE c.run_id = {run} AND c.flagged
 GROUP BY ALL ORDER BY n_flagged DESC, category
 """,
+    "The category head is right for about 3 in 4 flagged narrative documents of unseen web text "
+    "(214 of 293 over six fresh sets of real excerpts); its most common error calls "
+    "discussion news, so the news share here runs high (README, model card).",
 )
 
 BY_STANCE = Query(
