@@ -242,11 +242,16 @@ class Store:
             return
         types = self._column_types(table)
         names = [c for c in types if c == "run_id" or c in cols]
-        values = [[run_id] * n if c == "run_id" else cols[c] for c in names]
         select = ", ".join(
             f'unnest(CAST(${i} AS {types[c]}[])) AS "{c}"' for i, c in enumerate(names, 1)
         )
-        self.con.execute(f"INSERT INTO {table} BY NAME SELECT {select}", values)
+        # In slices: a candidate-rich shard (100,000 rows) converted at once took GBs, since
+        # its embeddings (numpy arrays until here) become lists of Python floats for DuckDB
+        for lo in range(0, n, INSERT_SLICE):
+            hi = min(n, lo + INSERT_SLICE)
+            values = [[run_id] * (hi - lo) if c == "run_id" else _plain(cols[c][lo:hi])
+                      for c in names]
+            self.con.execute(f"INSERT INTO {table} BY NAME SELECT {select}", values)
 
     def _column_types(self, table: str) -> dict[str, str]:
         cache = self._types
@@ -271,3 +276,11 @@ class Store:
             "ORDER BY shard_id",
             [run_id],
         ).fetchall()
+
+
+INSERT_SLICE = 2048  # rows per INSERT of one shard's columns (all in the shard's transaction)
+
+
+def _plain(values: list) -> list:
+    """Numpy arrays among `values` (passage embeddings) as lists, which DuckDB binds."""
+    return [v.tolist() if hasattr(v, "tolist") else v for v in values]
