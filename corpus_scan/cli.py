@@ -3,13 +3,9 @@ of the same name, so anything done here can be done from Python too."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +17,7 @@ from corpus_scan import cli_detector
 from corpus_scan.cli_common import DbOption, HeadOption, console, err, run_interruptible
 from corpus_scan.cli_common import fail as _fail
 from corpus_scan.cli_common import fields as _fields
+from corpus_scan.cli_output import cell, csv_line, json_default, json_safe
 from corpus_scan.documents import DEFAULT_TEXT_FIELDS, DEFAULT_URL_FIELDS, InputError, ReadOptions
 
 app = typer.Typer(
@@ -122,15 +119,6 @@ def scan(
         filter_(db=db, out=write_filtered)
 
 
-def _csv_line(row: Sequence[object]) -> str:
-    """One CSV record ending in LF (a Unix pipe wants LF, not CRLF). The writer runs with a CRLF
-    terminator because it quotes fields holding any terminator character: with LF alone, a bare
-    CR inside a field would go out unquoted and split the record for RFC 4180 readers."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerow(row)
-    return buf.getvalue()[:-2] + "\n"
-
-
 @app.command()
 def sql(
     query: Annotated[
@@ -153,16 +141,17 @@ def sql(
         _fail(str(exc))
     if format == "csv":
         for row in [result.columns, *result.rows]:
-            sys.stdout.write(_csv_line(row))
+            sys.stdout.write(csv_line(row))
     elif format == "json":
-        rows = [{c: _json_safe(v) for c, v in zip(result.columns, r, strict=True)}
+        rows = [{c: json_safe(v) for c, v in zip(result.columns, r, strict=True)}
                 for r in result.rows]
-        print(json.dumps(rows, default=str, ensure_ascii=False, indent=1, allow_nan=False))
+        print(json.dumps(rows, default=json_default, ensure_ascii=False, indent=1,
+                         allow_nan=False))
     else:
         table = Table(show_lines=False)
         for name in result.columns:
             table.add_column(name, no_wrap=True, overflow="ellipsis")
-        cells = [[_cell(v, max_width) for v in r] for r in result.rows]
+        cells = [[cell(v, max_width) for v in r] for r in result.rows]
         for row in cells:
             table.add_row(*row)
         # wide enough for every (truncated) cell: piped output is for reading, not a terminal
@@ -319,17 +308,6 @@ def report(
 app.command("eval")(cli_detector.eval_)
 app.command()(cli_detector.train)
 app.command("build-models")(cli_detector.build_models)
-
-
-def _json_safe(value: object) -> object:
-    """NaN and infinities as null: JSON has no literal for them (`NaN` breaks strict parsers)."""
-    return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
-def _cell(value: object, width: int) -> str:
-    text = "NULL" if value is None else str(value)
-    text = text.replace("\n", " ")
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def main() -> None:

@@ -39,8 +39,8 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise DatabaseError(
-                f"{path}: the database is in use by another process (a scan is writing it); "
-                "wait for it to finish or use another --db"
+                f"{path}: the database is in use by another process (a scan writing it, or "
+                "another client holding it open); wait for it to finish or use another --db"
             ) from None
         raise DatabaseError(f"{path}: cannot open database: {str(exc).splitlines()[0]}") from None
     except duckdb.Error as exc:

@@ -22,6 +22,8 @@ class QueryResult:
 def sql(query: str, db: str | Path = "corpus_scan.duckdb", *, write: bool = False) -> QueryResult:
     """Run `query` on `db`. Read-only by default, so an exploratory query can never damage
     the file users keep; `write=True` opens it for writing (e.g. to add a view)."""
+    if not query.strip().strip(";").strip():
+        raise InputError("query is empty")
     if write and not Path(db).exists():
         raise InputError(f"{db}: no such database")
     con = connect(db, read_only=not write)
@@ -29,7 +31,7 @@ def sql(query: str, db: str | Path = "corpus_scan.duckdb", *, write: bool = Fals
         if not write:
             _refuse_file_writes(con, query)
         cur = con.execute(query)
-        if cur.description is None:
+        if cur is None or cur.description is None:
             return QueryResult([], [], [])
         columns = [d[0] for d in cur.description]
         types = [str(d[1]) for d in cur.description]

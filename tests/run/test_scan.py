@@ -298,6 +298,20 @@ def test_cli_sql_csv_uses_unix_line_ends(small_corpus: Path, tmp_path: Path) -> 
     assert json.loads(js.output, parse_constant=lambda c: pytest.fail(c)) == [
         {"a": None, "b": None, "c": 1.5}
     ]
+    # nested values are JSON in CSV (they were Python reprs: [{'kind': ...}], Decimal('1.5'),
+    # b'...'), and a NaN inside a list is null in JSON (it used to stop the command)
+    nested = ("SELECT [{'k': 'ai', 'n': 1}] AS s, [1.5::DECIMAL(4,1)] AS d, "
+              "'\\x01'::BLOB AS b, ['nan'::DOUBLE, 2.0] AS f")
+    raw = CliRunner().invoke(app, ["sql", "--db", str(db), "--format", "csv", nested])
+    assert raw.exit_code == 0, raw.output
+    assert list(csv.reader(io.StringIO(raw.output, newline="")))[1] == [
+        '[{"k": "ai", "n": 1}]', "[1.5]", "01", "[null, 2.0]"]
+    js = CliRunner().invoke(app, ["sql", "--db", str(db), "--format", "json", nested])
+    assert js.exit_code == 0, js.output
+    assert json.loads(js.output)[0]["f"] == [None, 2.0]
+    for empty in ("", "  ", ";"):
+        res = CliRunner().invoke(app, ["sql", "--db", str(db), empty])
+        assert res.exit_code == 2 and "query is empty" in res.output, res.output
 
 
 def test_a_signal_that_surfaces_as_another_error_is_still_an_interrupt() -> None:
