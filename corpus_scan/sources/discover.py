@@ -188,6 +188,9 @@ def discover(inputs: list[str]) -> tuple[list[Source], list[Skipped]]:
             from corpus_scan.sources.hub import resolve_hf
 
             resolve_hf(raw, ReadOptions())  # InputError now for a malformed hub path
+            local = raw[3:] if not raw.startswith("hf://") else ""
+            if local.startswith(("/", "./", "../")) and not os.path.exists(local):
+                raise InputError(f"{raw}: no such local dataset folder")
             if raw not in hub_seen:
                 hub_seen.add(raw)
                 walker.sources.append(Source(raw, "hf"))

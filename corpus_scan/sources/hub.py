@@ -151,6 +151,7 @@ def read_spec(
         if builder.count():
             yield builder.take(0)
         msg = " ".join(str(e).split())[:300]
-        raise ShardReadError(
-            f"{path}: stream failed after row {row} ({type(e).__name__}: {msg})"
-        ) from None
+        # datasets parses in blocks and cannot skip a bad record (a malformed JSON line fails
+        # the stream), so say how far it got, not a row that would look like the bad one
+        read = f"after {row:,} rows were read" if row else "before any row was read"
+        raise ShardReadError(f"{path}: stream failed {read} ({type(e).__name__}: {msg})") from None

@@ -178,3 +178,11 @@ def test_a_named_folder_with_nothing_readable_is_an_error(tmp_path: Path) -> Non
     (shards / "part-0.jsonl").write_text("", encoding="utf-8")
     sources, skipped = discover([str(shards)])
     assert sources == [] and [s.reason for s in skipped] == ["empty file"]
+
+
+def test_a_missing_local_hf_folder_is_a_one_line_error(tmp_path: Path) -> None:
+    """`hf:/no/such/folder` used to become a failed shard of an incomplete run (exit 1)."""
+    with pytest.raises(InputError, match=r"nope: no such local dataset folder"):
+        discover(["hf:" + str(tmp_path / "nope")])
+    sources, _ = discover(["hf:" + str(tmp_path), "hf:org/name"])
+    assert [s.format for s in sources] == ["hf", "hf"]

@@ -93,7 +93,7 @@ def test_kwargs():
 _SCRIPT = textwrap.dedent(
     """
     import json, sys
-    from corpus_scan.documents import ReadOptions, ShardReadError, Source
+    from corpus_scan.documents import InputError, ReadOptions, ShardReadError, Source
     from corpus_scan.sources import read_source
     from corpus_scan.sources.hub import HubSpec, read_spec
 
@@ -104,11 +104,11 @@ _SCRIPT = textwrap.dedent(
                 bad = [[x.row, x.reason] for x in b.bad]
                 out["batches"].append({"rows": b.rows, "ids": b.ids, "texts": b.texts,
                                        "urls": b.urls, "bad": bad, "n_bytes": b.n_bytes})
-        except ShardReadError as e:
+        except (ShardReadError, InputError) as e:
             out["error"] = str(e)
         return out
 
-    folder, parquet_glob, no_text = sys.argv[1:4]
+    folder, parquet_glob, no_text, bad_json = sys.argv[1:5]
     opts = ReadOptions(batch_size=2)
     results = {
         "folder": run(read_source(Source("hf:" + folder, "hf"), opts)),
@@ -116,6 +116,7 @@ _SCRIPT = textwrap.dedent(
             "parquet", None, "train", data_files={"train": parquet_glob}), opts)),
         "no_text": run(read_source(Source("hf:" + no_text, "hf"), opts)),
         "missing": run(read_source(Source("hf:" + folder + "/nope", "hf"), opts)),
+        "bad_json": run(read_source(Source("hf:" + bad_json, "hf"), opts)),
     }
     print("RESULT" + json.dumps(results))
     """
@@ -140,6 +141,9 @@ def test_reader_on_local_data_offline(tmp_path):
     no_text = tmp_path / "notext"
     no_text.mkdir()
     (no_text / "train.jsonl").write_text('{"a": 1}\n')
+    bad_json = tmp_path / "badjson"
+    bad_json.mkdir()
+    (bad_json / "train.jsonl").write_text('{"text": "a"}\n{"text": "b\n{"text": "c"}\n')
 
     env = dict(os.environ)
     env.update(
@@ -149,7 +153,8 @@ def test_reader_on_local_data_offline(tmp_path):
         HF_DATASETS_OFFLINE="1",
     )
     proc = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, str(folder), str(pq_dir / "*.parquet"), str(no_text)],
+        [sys.executable, "-c", _SCRIPT, str(folder), str(pq_dir / "*.parquet"), str(no_text),
+         str(bad_json)],
         capture_output=True,
         text=True,
         env=env,
@@ -182,3 +187,7 @@ def test_reader_on_local_data_offline(tmp_path):
 
     assert results["missing"]["batches"] == []
     assert "cannot open dataset" in results["missing"]["error"]
+    # datasets cannot skip a malformed JSON line: the shard fails, and the message says how far
+    # the stream got instead of naming a row that looks like the bad one
+    err = results["bad_json"]["error"]
+    assert "stream failed before any row was read" in err or "rows were read" in err, err
