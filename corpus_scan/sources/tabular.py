@@ -90,9 +90,14 @@ class _Columns:
     def __init__(self, path: str, schema: pa.Schema, opts: ReadOptions) -> None:
         self.text = next((c for f in opts.text_fields if (c := _resolve(f, schema))), None)
         if self.text is None:
+            # one column whose name holds ; or a tab: a CSV with another delimiter
+            other = [d for d in (";", "\t", "|") if len(schema.names) == 1
+                     and d in schema.names[0]]
+            hint = (f"; the file looks {other[0]!r}-separated, and only commas are read: "
+                    "convert it to comma-separated CSV" if other else "")
             raise ShardReadError(
                 f"{path}: no text column (tried {', '.join(opts.text_fields)}; "
-                f"columns: {column_list(schema.names)})"
+                f"columns: {column_list(schema.names)}){hint}"
             )
         self.id = next((c for f in opts.id_fields if (c := _resolve(f, schema))), None)
         self.urls = [c for f in opts.url_fields if (c := _resolve(f, schema))]

@@ -112,6 +112,13 @@ def test_csv_without_text_column(h, write):
     assert "no text column" in str(res.error) and "columns: a, b, c" in str(res.error)
 
 
+def test_csv_with_another_delimiter_says_so(h, write):
+    for name, raw, sep in (("semi.csv", b"id;text\n1;hello\n", "';'"),
+                           ("tab.csv", b"id\ttext\n1\thello\n", "'\\t'")):
+        res = h.collect(h.source_for(write(name, raw)))
+        assert res.batches == [] and f"looks {sep}-separated" in str(res.error), res.error
+
+
 def test_csv_headerless_ag_news_style(h, write):
     raw = (
         b'"3","Fears for pension after talks","Unions representing workers at Turner say they '
