@@ -56,6 +56,10 @@ def process_shard(
 
 def _truncate(batch: DocBatch, keep: int) -> None:
     last_row = batch.rows[keep - 1] if keep > 0 else -1
+    # the batch's bytes shrink with its kept text (readers count bytes per batch, not per row)
+    total = sum(map(len, batch.texts))
+    kept = sum(map(len, batch.texts[:keep]))
+    batch.n_bytes = round(batch.n_bytes * kept / total) if total else 0
     for name in ("rows", "ids", "texts", "urls"):
         del getattr(batch, name)[keep:]
     batch.bad[:] = [b for b in batch.bad if b.row < last_row]

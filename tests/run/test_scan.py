@@ -386,3 +386,16 @@ def test_a_failed_shard_retried_replaces_its_first_attempt(
     again = scan([str(small_corpus)], db, detector=LEXICAL, workers=1)
     assert again.resumed and again.status == "done"
     assert tables(db) == tables(whole)
+
+
+def test_limit_counts_only_the_bytes_it_read(tmp_path: Path) -> None:
+    """A batch cut by --limit used to count every byte of the batch (hub: 490,440 "bytes" for
+    40,212 characters read); it now counts the kept share."""
+    path = tmp_path / "a.jsonl"
+    path.write_text("".join(json.dumps({"text": f"doc {i:04d} " + "x" * 90}) + "\n"
+                            for i in range(100)), encoding="utf-8")
+    db = tmp_path / "x.duckdb"
+    scan([str(path)], db, detector=LEXICAL, limit=10, workers=1)
+    n_docs, n_chars, n_bytes = sql("SELECT n_docs, n_chars, n_bytes FROM shards", db).rows[0]
+    assert n_docs == 10 and n_chars == 10 * 99
+    assert abs(n_bytes - path.stat().st_size / 10) <= 2
