@@ -8,8 +8,8 @@ Shared by the JSON lines, JSON document and hub readers so every format applies 
   null", "field 'text' is not a string (int)") or, when none is present, the first
   configured field, listing the others tried ("field 'text' missing (nor content, ...)").
 * id: `str(record[f])` for the first of `opts.id_fields` (`--id-field a,b`) present, not null
-  and not empty; otherwise the caller's
-  default (`<path>:<row>`, or the key of a JSON object mapping ids to records).
+  and not empty; otherwise the caller's default (`<path>:<row>`, or the key of a JSON object
+  mapping ids to records).
 * url: the first of `opts.url_fields` holding a non-empty string, else None.
 
 Field names may be dotted paths (`metadata.url`): a literal key with the dots wins, otherwise
