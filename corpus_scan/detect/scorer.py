@@ -57,6 +57,28 @@ def warn_lexicon_mismatch(expected: str | None, actual: str | None) -> bool:
     return True
 
 
+def warn_embedder_mismatch(tier: str, expected: str | None, actual: str) -> bool:
+    """Warn once per process when a tier's embedder is not the build the head was trained on
+    (another int8 MiniLM file, another static model). A backend chosen on purpose (float32
+    numpy, torch on a GPU) is not warned about: its version names another backend.
+    True on mismatch."""
+    if not expected or expected == actual:
+        return False
+    if tier == "minilm" and not ("-minilm-int8-" in expected and "-minilm-int8-" in actual):
+        return False
+    key = f"{tier}:{expected}:{actual}"
+    if key not in _WARNED:
+        _WARNED.add(key)
+        warnings.warn(
+            f"the {tier} embedder here is {actual}, but the narrative head was trained on "
+            f"{expected}; scores may drift: rebuild it (`corpus-scan build-models`) with the "
+            "pinned packages, or retrain the head",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return True
+
+
 def _default_lexicon_hash() -> str | None:
     try:
         from corpus_scan.detect.lexicon import load_lexicon
@@ -131,6 +153,7 @@ class CascadeScorer:
             "minilm_s": 0.0,
         }
         self._lexicon_checked = False
+        self._embedders_checked: set[str] = set()
         self._feature_names = self.head.feature_names
         self._k_minilm = max(1, self.head.minilm_passages)
 
@@ -154,7 +177,12 @@ class CascadeScorer:
     def _embed(self, tier: str, texts: list[str]) -> np.ndarray:
         from corpus_scan.detect.embed import get_embedder
 
-        return get_embedder(tier, self.device).encode(texts)
+        embedder = get_embedder(tier, self.device)
+        if tier not in self._embedders_checked:
+            self._embedders_checked.add(tier)
+            warn_embedder_mismatch(tier, self.head.manifest.get("embedders", {}).get(tier),
+                                   f"{embedder.name}:{embedder.version}")
+        return embedder.encode(texts)
 
     def _tier(
         self,

