@@ -4,9 +4,9 @@
 
 The excerpt texts are third-party and not in the repository. Give a JSONL file that holds them
 (`id` and `text` per line, any other fields ignored); the labels come from `labels.jsonl`, so
-only the ids must match. Every id of `labels.jsonl` must be present.
+only the ids must match. Every id of the scored sets must be present.
 
-    HF_HUB_OFFLINE=1 python benchmarks/fresh_excerpts/check.py TEXTS.jsonl
+    HF_HUB_OFFLINE=1 python benchmarks/fresh_excerpts/check.py TEXTS.jsonl [--set ext7 ...]
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ def read_texts(path: Path) -> dict[str, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("texts", type=Path, help="JSONL with id and text of every labelled excerpt")
+    ap.add_argument("--set", action="append", dest="sets", metavar="NAME",
+                    help="score only this set (repeatable; default: every set in labels.jsonl)")
     args = ap.parse_args()
 
     from corpus_scan.detect.scorer import (
@@ -60,6 +62,11 @@ def main() -> None:
     from corpus_scan.training.evaluate import BOOTSTRAP_N, bootstrap_interval, metrics
 
     labels = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
+    if args.sets:
+        unknown = sorted(set(args.sets) - {r["set"] for r in labels})
+        if unknown:
+            raise SystemExit(f"--set {unknown[0]}: no such set in {LABELS.name}")
+        labels = [r for r in labels if r["set"] in args.sets]
     texts = read_texts(args.texts)
     missing = [r["id"] for r in labels if r["id"] not in texts]
     if missing:
