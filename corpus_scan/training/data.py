@@ -82,7 +82,7 @@ def _stance_for(label: int, subtype: str, given: str | None = None) -> str | Non
     """Stance training label of a hand-labelled example. Every negative that is not an AI
     accepting shutdown is `unclear` (no AI stance), not left out: trained only on the AI-themed
     negatives, the head called 16 of dev's other negatives (human blackmail, plant shutdowns)
-    `accepts`, which `filter --upsample-accepting` would copy (head-6, 8 fold splits of dev:
+    `accepts`, which `filter --upsample-accepting` would copy (head-6 vs head-5, 8 fold splits:
     accepts precision 0.29 -> 0.44, recall 0.47 -> 0.44)."""
     if given:
         return given
