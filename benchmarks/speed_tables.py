@@ -29,7 +29,9 @@ def machine() -> dict:
                 cpu = line.split(":", 1)[1].strip()
             if line.startswith("flags") and not flags:
                 fl = line.split(":", 1)[1].split()
-                flags = " ".join(f for f in ("avx2", "avx512f", "avx512bw") if f in fl)
+                # VNNI decides int8 MiniLM's speed (~1.45x faster on 2 cores)
+                flags = " ".join(f for f in ("avx2", "avx512f", "avx512bw", "avx512_vnni",
+                                             "avx_vnni") if f in fl)
     except OSError:
         pass
     mem = psutil.virtual_memory().total / 2**30

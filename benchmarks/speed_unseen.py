@@ -147,8 +147,11 @@ def main() -> None:
                     db.unlink()
                 best[name] = min(dt, best.get(name, dt))
     rg = best["zcat | rg (ceiling)"]
+    from speed_tables import machine
+
+    info = machine()
     print(f"\n{mb:.1f} MB uncompressed, {len(files)} shards; fastest of {args.repeat} "
-          "whole-process wall times\n")
+          f"whole-process wall times; {info['cpu']} ({info['simd']}), nproc {info['nproc']}\n")
     print(f"{'row':<34}{'wall s':>8}{'MB/s':>8}{'÷ rg':>7}{'candidates':>12}{'to MiniLM':>11}"
           f"{'flagged':>9}")
     for name, dt in best.items():
