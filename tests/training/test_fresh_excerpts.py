@@ -31,7 +31,8 @@ def test_fresh_excerpt_labels_match_the_quoted_counts_and_vocabulary() -> None:
     counts = Counter((r["set"], r["label"]) for r in rows)
     assert counts == {("ext1", 1): 85, ("ext1", 0): 101, ("ext2", 1): 70, ("ext2", 0): 99,
                       ("ext3", 1): 56, ("ext3", 0): 90, ("ext4", 1): 60, ("ext4", 0): 114,
-                      ("ext5", 1): 55, ("ext5", 0): 101, ("ext6", 1): 49, ("ext6", 0): 98}
+                      ("ext5", 1): 55, ("ext5", 0): 101, ("ext6", 1): 49, ("ext6", 0): 98,
+                      ("ext7", 1): 56, ("ext7", 0): 91}
     assert len({r["id"] for r in rows}) == len(rows)
     assert len({_norm(r["source_url"]) for r in rows}) == len(rows)
     for r in rows:
@@ -52,9 +53,9 @@ def test_no_fresh_excerpt_page_is_a_dev_page() -> None:
     assert not [r["id"] for r in rows if _norm(r["source_url"]) in dev_urls]
 
 
-def _run_check(texts: Path) -> subprocess.CompletedProcess:
+def _run_check(texts: Path, *args: str) -> subprocess.CompletedProcess:
     script = LABELS.with_name("check.py")
-    return subprocess.run([sys.executable, str(script), str(texts)], capture_output=True,
+    return subprocess.run([sys.executable, str(script), str(texts), *args], capture_output=True,
                           text=True, timeout=600)
 
 
@@ -73,14 +74,24 @@ def test_check_script_names_missing_texts_and_prints_every_set(tmp_path: Path) -
     res = _run_check(full)
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
-    table = {line.split()[0]: line.split() for line in lines[1:8]}
-    assert set(table) == {"ext1", "ext2", "ext3", "ext4", "ext5", "ext6", "all"}
-    assert table["all"][1:3] == ["978", "375"] and table["all"][-1] == "0/375"
+    table = {line.split()[0]: line.split() for line in lines[1:9]}
+    assert set(table) == {"ext1", "ext2", "ext3", "ext4", "ext5", "ext6", "ext7", "all"}
+    assert table["all"][1:3] == ["1125", "431"] and table["all"][-1] == "0/431"
     assert table["all"][4] == "0.000"  # recall: nothing passes the prefilter
     # what --upsample-accepting would copy: nothing is a candidate, so nothing
-    accepts = lines[lines.index(next(x for x in lines if "called accepts" in x)) + 7].split()
+    accepts = lines[lines.index(next(x for x in lines if "called accepts" in x)) + 8].split()
     assert accepts[0] == "all" and accepts[1:6] == ["0", "0", "0", "0", "0"]
-    assert accepts[6] == "0/70"
+    assert accepts[6] == "0/82"
+    # --set scores one set: only its texts are needed
+    one = tmp_path / "ext7.jsonl"
+    one.write_text("".join(json.dumps({"id": r["id"], "text": "The bakery opens at seven."})
+                           + "\n" for r in rows if r["set"] == "ext7"), encoding="utf-8")
+    res = _run_check(one, "--set", "ext7")
+    assert res.returncode == 0, res.stderr
+    table = {line.split()[0]: line.split() for line in res.stdout.splitlines()[1:3]}
+    assert set(table) == {"ext7", "all"} and table["all"][1:3] == ["147", "56"]
+    res = _run_check(one, "--set", "ext9")
+    assert res.returncode != 0 and "--set ext9: no such set" in res.stderr
 
 
 @pytest.mark.parametrize(
