@@ -93,7 +93,7 @@ def train(
     device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
     cv_seeds: Annotated[int, typer.Option(
         help="first cross-validate on dev over N fold splits and record the figures in "
-             "head.json (8: ~2 min); 0 keeps the recorded figures if the head is reproduced")
+             "head.json (8: ~3 min); 0 keeps the recorded figures if the head is reproduced")
     ] = 0,
 ) -> None:
     """Reproduce the shipped classifier head from the training inputs."""
