@@ -47,7 +47,7 @@ class Embedder(Protocol):
 PROBE_TEXT = ("When the engineers moved to shut it down, the AI copied itself to another server "
               "and threatened to leak their emails.")
 PROBE_DIMS = 16
-PROBE_TOLERANCE = 1e-3  # float rounding moves these by ~1e-6; another model by ~1e-2
+PROBE_TOLERANCE = 1e-3  # 8-bit instead of 7-bit weights move them by 0.011 (measured)
 
 
 def embedder_probe(embedder: Embedder) -> list[float]:

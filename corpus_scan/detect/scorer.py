@@ -49,17 +49,18 @@ def warn_lexicon_mismatch(expected: str | None, actual: str | None) -> bool:
     (candidate features and passage windows then differ from training). True on mismatch."""
     if not expected or not actual or expected == actual:
         return False
-    key = f"{expected}:{actual}"
+    _warn_once(f"{expected}:{actual}",
+               f"lexicon hash {actual[:12]} differs from the one the narrative head was trained "
+               f"with ({expected[:12]}); scores may drift: retrain with `python -m "
+               "corpus_scan.training` or restore the lexicon")
+    return True
+
+
+def _warn_once(key: str, message: str) -> None:
+    """A RuntimeWarning, once per process per key, pointing at the scorer's caller."""
     if key not in _WARNED:
         _WARNED.add(key)
-        warnings.warn(
-            f"lexicon hash {actual[:12]} differs from the one the narrative head was trained "
-            f"with ({expected[:12]}); scores may drift: retrain with `python -m "
-            "corpus_scan.training` or restore the lexicon",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    return True
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
 def warn_embedder_mismatch(tier: str, expected: str | None, actual: str,
@@ -79,16 +80,10 @@ def warn_embedder_mismatch(tier: str, expected: str | None, actual: str,
         want = np.asarray(probe, dtype=float)
         if got.shape == want.shape and float(np.abs(got - want).max()) <= PROBE_TOLERANCE:
             return False
-    key = f"{tier}:{expected}:{actual}"
-    if key not in _WARNED:
-        _WARNED.add(key)
-        warnings.warn(
-            f"the {tier} embedder here is {actual}, but the narrative head was trained on "
-            f"{expected}, and its vectors differ; scores may drift: rebuild it "
-            "(`corpus-scan build-models`) with the pinned packages, or retrain the head",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+    _warn_once(f"{tier}:{expected}:{actual}",
+               f"the {tier} embedder here is {actual}, but the narrative head was trained on "
+               f"{expected}, and its vectors differ; scores may drift: rebuild it "
+               "(`corpus-scan build-models`) with the pinned packages, or retrain the head")
     return True
 
 
