@@ -16,21 +16,11 @@ overflow (2 x 255 x 128 > 32767) and 7-bit ones cannot (2 x 255 x 64 = 32640).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-
-
-def _quantize(fp32: Path, out: Path, reduce_range: bool) -> Path:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    logging.getLogger().setLevel(logging.ERROR)
-    quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
-                     reduce_range=reduce_range, op_types_to_quantize=["MatMul"])
-    return out
 
 
 def _check(model_path: Path, tokenizer_path: Path, texts: list[str]) -> tuple[int, int, int]:
@@ -83,7 +73,7 @@ def main() -> None:
     from speed_tables import machine
 
     from corpus_scan.local_models import minilm_path, write_tokenizer
-    from corpus_scan.local_models.quantize import _export_float
+    from corpus_scan.local_models.quantize import _export_float, quantize_minilm
     from corpus_scan.training.data import load_dev
 
     texts = [e.text[:1000] for e in load_dev()][: args.texts]
@@ -95,7 +85,7 @@ def main() -> None:
         _export_float(minilm_path(), fp32)
         write_tokenizer(minilm_path(), folder)
         for label, reduce in (("7-bit weights (shipped)", True), ("8-bit weights (head-6)", False)):
-            model = _quantize(fp32, folder / f"int8-{int(reduce)}.onnx", reduce)
+            model = quantize_minilm(fp32, folder / f"int8-{int(reduce)}.onnx", reduce)
             wrong, total, worst = _check(model, folder / "tokenizer.json", texts)
             print(f"{label:<24} {wrong:>10,} of {total:,} int32 products differ from exact "
                   f"arithmetic (largest error {worst:,})")

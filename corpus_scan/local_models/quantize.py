@@ -83,12 +83,33 @@ def _export_float(src: Path, target: Path) -> None:
         )
 
 
-def build_minilm_int8(out_dir: str | Path) -> Path:
-    """Export and quantize MiniLM into `out_dir` (model.onnx, tokenizer.json, meta.json)."""
+def quantize_minilm(fp32: Path, out: Path, reduce_range: bool = True) -> Path:
+    """The recipe's dynamic int8 quantization of the float ONNX graph `fp32` into `out`.
+    `reduce_range=False` gives the 8-bit weights of head-6 (`benchmarks/int8_exactness.py`)."""
     import logging
 
-    import onnxruntime
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))  # its "consider pre-processing" warning
+    try:
+        quantize_dynamic(
+            str(fp32),
+            str(out),
+            weight_type=QuantType.QInt8,
+            per_channel=True,  # one scale per output column: cosine 0.995 vs 0.945
+            reduce_range=reduce_range,  # 7-bit weights: exact on every x86 kernel (module doc)
+            op_types_to_quantize=["MatMul"],  # embeddings, softmax and norms stay float
+        )
+    finally:
+        root.setLevel(level)
+    return out
+
+
+def build_minilm_int8(out_dir: str | Path) -> Path:
+    """Export and quantize MiniLM into `out_dir` (model.onnx, tokenizer.json, meta.json)."""
+    import onnxruntime
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -97,20 +118,7 @@ def build_minilm_int8(out_dir: str | Path) -> Path:
     with tempfile.TemporaryDirectory(dir=out) as tmp:
         fp32, int8 = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
         _export_float(src, fp32)
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(max(level, logging.ERROR))  # its "consider pre-processing" warning
-        try:
-            quantize_dynamic(
-                str(fp32),
-                str(int8),
-                weight_type=QuantType.QInt8,
-                per_channel=True,  # one scale per output column: cosine 0.995 vs 0.945
-                reduce_range=True,  # 7-bit weights: exact on every x86 kernel (module doc)
-                op_types_to_quantize=["MatMul"],  # embeddings, softmax and norms stay float
-            )
-        finally:
-            root.setLevel(level)
+        quantize_minilm(fp32, int8)
         write_atomic(out / "model.onnx", int8.read_bytes())
     write_tokenizer(src, out)
     meta = {
