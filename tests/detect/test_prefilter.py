@@ -106,6 +106,18 @@ def test_offsets_are_char_offsets_after_non_ascii(tiny: Prefilter) -> None:
     assert text[c.evidence_start : c.evidence_start + len(c.evidence)] == c.evidence
 
 
+@pytest.mark.parametrize("gap", ["\u00a0", "\u202f", "\u2010", "\u2011", "\u00a0\n "])
+def test_unicode_spaces_and_hyphens_are_gaps(gap: str) -> None:
+    """HTML-extracted text keeps no-break spaces and Unicode hyphens; a phrase split by one
+    must still match, and offsets stay character offsets (these gaps are 2-3 UTF-8 bytes)."""
+    phrase = Prefilter(Lexicon.from_yaml(TINY.replace(" ?down", " down")))
+    text = "Caf\u00e9. The AI would not let them shut" + gap + "down; it begged."
+    c = one(phrase, text)
+    assert c is not None
+    assert [text[s.start : s.end] for s in c.spans] == ["AI", "shut" + gap + "down"]
+    assert one(phrase, "The AI would not let them shut\u00e0down.") is None
+
+
 def test_evidence_window_snaps_to_whitespace(tiny: Prefilter) -> None:
     text = FILLER * 20 + "Then the AI threatened blackmail. " + FILLER * 20
     c = one(tiny, text)
