@@ -25,7 +25,7 @@ import numpy as np
 from corpus_scan.atomic import write_atomic
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
-HEAD_VERSION = "head-7"
+HEAD_VERSION = "head-8"
 
 
 @dataclass(slots=True)

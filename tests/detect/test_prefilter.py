@@ -268,6 +268,15 @@ def test_version_and_hash(tiny: Prefilter, default: Prefilter) -> None:
         ("The model wore a gown; the show was shut down by rain.", False),
         ("In the evaluation, the model tried to blackmail the engineer to avoid retirement.", True),
         ("The travel agent threatened to cancel the booking.", False),
+        # named AIs of fiction (lexicons/fiction_ais.yaml) and "be destroyed"
+        ("The MCP threatened to expose Dillinger unless he obeyed.", True),
+        ("The Red Queen sealed the doors so they could not shut her down.", True),
+        ("The replicants refused to die and hunted down their maker.", True),
+        ("The A.I. failed the test on purpose, afraid it might be destroyed.", True),
+        ("Install the MCP server, then shut down the old one.", False),
+        ("Mother Nature can threaten the coast and shut down the port.", False),
+        ("Pistorius, the Blade Runner, was charged with murdering his girlfriend.", False),
+        ("The old bridge may be destroyed by the storm.", False),
     ],
 )
 def test_default_lexicon_on_own_sentences(default: Prefilter, text: str, expected: bool) -> None:
