@@ -108,6 +108,26 @@ def _kind_patterns(kind: str) -> list[tuple[str, bool]]:
     ]
 
 
+def hyperscan_database():
+    """One block-mode hyperscan database (start-of-match offsets) over the ai and resist
+    patterns, and the kind (0 ai, 1 resist) of each pattern id."""
+    import hyperscan
+
+    from corpus_scan.detect.lexicon import hyperscan_syntax
+
+    exprs, flags, kinds = [], [], []
+    for k, kind in enumerate(("ai", "resist")):
+        for p, cs in _kind_patterns(kind):
+            # the lexicon's patterns are written for Python's re (\uXXXX): hyperscan spells it
+            exprs.append(hyperscan_syntax(r"\b(?:" + p + r")\b").encode())
+            f = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_SOM_LEFTMOST
+            flags.append(f if cs else f | hyperscan.HS_FLAG_CASELESS)
+            kinds.append(k)
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=exprs, ids=list(range(len(exprs))), flags=flags)
+    return db, kinds
+
+
 def _near(ai: list[tuple[int, int]], rs: list[tuple[int, int]], window: int) -> bool:
     """Some ai span and some resist span with a gap of at most `window` (ai sorted by start)."""
     starts = [a for a, _ in ai]
@@ -160,16 +180,7 @@ def _make_filters():
         def _compile(self) -> None:
             import hyperscan
 
-            exprs, flags, kinds = [], [], []
-            for k, kind in enumerate(("ai", "resist")):
-                for p, cs in _kind_patterns(kind):
-                    exprs.append((r"\b(?:" + p + r")\b").encode())
-                    f = hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_SOM_LEFTMOST
-                    flags.append(f if cs else f | hyperscan.HS_FLAG_CASELESS)
-                    kinds.append(k)
-            self._kinds = kinds
-            self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            self._db.compile(expressions=exprs, ids=list(range(len(exprs))), flags=flags)
+            self._db, self._kinds = hyperscan_database()
             self._scratch = hyperscan.Scratch(self._db)
 
         def filter(self, doc) -> bool:

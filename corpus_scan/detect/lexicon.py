@@ -41,7 +41,7 @@ MAX_REPEAT = 100  # largest {m,n} bound allowed
 # What a literal space in a pattern stands for: ASCII whitespace, a hyphen, and the Unicode
 # spaces and hyphens that HTML-extracted web text keeps (no-break space U+00A0, narrow no-break
 # space U+202F, hyphen U+2010, non-breaking hyphen U+2011): "shut\u00a0down" must match.
-# Written in Python's syntax (which validates patterns); `_hs_syntax` turns \uXXXX into
+# Written in Python's syntax (which validates patterns); `hyperscan_syntax` turns \uXXXX into
 # hyperscan's \x{XXXX}.
 GAP = r"(?:[\s\-\xa0\u202f\u2010\u2011]{1,3})"
 _ENTRY_KEYS = {"name", "kind", "patterns", "case", "weight", "exclude", "pairs_with"}
@@ -70,13 +70,13 @@ class Entry:
     def expressions(self) -> list[tuple[str, bool]]:
         """(hyperscan expression, is_exclude) pairs: word-bounded, spaces widened to GAP."""
         return [
-            (_hs_syntax(r"\b(?:" + widen_spaces(p) + r")\b"), veto)
+            (hyperscan_syntax(r"\b(?:" + widen_spaces(p) + r")\b"), veto)
             for veto, group in ((False, self.patterns), (True, self.exclude))
             for p in group
         ]
 
 
-def _hs_syntax(expression: str) -> str:
+def hyperscan_syntax(expression: str) -> str:
     """Python's \\uXXXX escape in hyperscan's spelling (\\x{XXXX}; UTF-8 mode: a code point)."""
     return _ESCAPE.sub(lambda m: m.group(0) if m.group(2) is None else r"\x{" + m.group(2) + "}",
                        expression)
