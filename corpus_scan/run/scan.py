@@ -143,10 +143,11 @@ def scan(
                     results = run_processes(units, job, bar.tick, workers, pool)
                 else:
                     results = run_local(units, job, bar.tick)
-                for result in _whole_shards(units, results):
-                    store.commit_shard(run_id, result)
-                    committed += 1
-                    bar.shard_done()
+                for group in _commit_groups(_whole_shards(units, results)):
+                    store.commit_shards(run_id, group)
+                    committed += len(group)
+                    for _ in group:
+                        bar.shard_done()
                 failed = store.failed_shards(run_id)
                 status = "incomplete" if failed else "done"
             finally:
@@ -190,6 +191,42 @@ def _whole_shards(units: list[WorkUnit], results: Iterable[ShardResult]) -> Iter
         got.append(result)
         if len(got) == expected[result.shard_id]:
             yield merge_parts(parts.pop(result.shard_id))
+
+
+# A group of finished shards commits in one transaction once it holds this many shards, rows
+# or bytes read, or its first shard has waited this long: tiny files stop paying a transaction
+# each (~1.5 ms), while a shard of 1 MB or 512 rows, whose work dwarfs that, commits alone.
+GROUP_SHARDS = 64
+GROUP_ROWS = 512
+GROUP_BYTES = 1 << 20
+GROUP_SECONDS = 1.0
+
+
+def _commit_groups(results: Iterable[ShardResult]) -> Iterator[list[ShardResult]]:
+    """Finished shards in commit groups (see GROUP_*); a large shard commits on arrival."""
+    group: list[ShardResult] = []
+    rows = size = 0
+    since = 0.0
+    try:
+        for result in results:
+            if not group:
+                since = time.monotonic()
+            group.append(result)
+            rows += sum(len(next(iter(c.values()), []))
+                        for c in (result.candidates, result.passages, result.bad))
+            size += result.n_bytes
+            if (len(group) >= GROUP_SHARDS or rows >= GROUP_ROWS or size >= GROUP_BYTES
+                    or time.monotonic() - since >= GROUP_SECONDS):
+                yield group
+                group, rows, size = [], 0, 0
+    except GeneratorExit:  # the caller stopped (its commit failed): nothing more to hand over
+        raise
+    except BaseException:
+        if group:  # an interrupt or a failed worker: keep what finished before it
+            yield group
+        raise
+    if group:
+        yield group
 
 
 def _config(

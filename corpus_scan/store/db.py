@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -202,44 +202,31 @@ class Store:
 
     def commit_shard(self, run_id: int, result: ShardResult) -> None:
         """Replace whatever an earlier attempt left for this shard, all in one transaction."""
-        key = [run_id, result.shard_id]
+        self.commit_shards(run_id, [result])
+
+    def commit_shards(self, run_id: int, results: Sequence[ShardResult]) -> None:
+        """`commit_shard` for several shards in one transaction: each shard is still whole or
+        absent. A transaction costs ~1.5 ms however little it writes, which dominated scans of
+        many tiny files (2,000 one-line files: 3.8 of 4.5 s), so the scan groups small shards."""
+        if not results:
+            return
         attempted = self._attempted.get(run_id)
         with self._transaction() as con:
-            if attempted is None or result.shard_id in attempted:
-                for table in ("candidates", "passages", "bad_records", "shards"):
-                    con.execute(f"DELETE FROM {table} WHERE run_id = ? AND shard_id = ?", key)
-            for table, cols in (
-                ("candidates", result.candidates),
-                ("passages", result.passages),
-                ("bad_records", {k: v[:MAX_BAD_ROWS_KEPT] for k, v in result.bad.items()}),
+            for result in results:
+                if attempted is None or result.shard_id in attempted:
+                    key = [run_id, result.shard_id]
+                    for table in ("candidates", "passages", "bad_records", "shards"):
+                        con.execute(f"DELETE FROM {table} WHERE run_id = ? AND shard_id = ?", key)
+            for table, parts in (
+                ("candidates", [r.candidates for r in results]),
+                ("passages", [r.passages for r in results]),
+                ("bad_records",
+                 [{k: v[:MAX_BAD_ROWS_KEPT] for k, v in r.bad.items()} for r in results]),
+                ("shards", [_shard_row(r) for r in results]),
             ):
-                self._insert_columns(table, run_id, cols)
-            con.execute(
-                "INSERT INTO shards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    run_id,
-                    result.shard_id,
-                    result.path,
-                    result.format,
-                    result.compression,
-                    result.size_bytes,
-                    result.mtime,
-                    result.n_docs,
-                    result.n_chars,
-                    result.n_bytes,
-                    result.n_bad,
-                    result.n_skipped,
-                    result.n_candidates,
-                    result.n_flagged,
-                    result.status,
-                    result.error,
-                    _ts(result.started_at),
-                    _ts(result.finished_at),
-                    round(result.finished_at - result.started_at, 6),
-                ],
-            )
+                self._insert_columns(table, run_id, _concat(parts))
         if attempted is not None:
-            attempted.add(result.shard_id)
+            attempted.update(r.shard_id for r in results)
 
     def _insert_columns(self, table: str, run_id: int, cols: dict[str, list]) -> None:
         """Insert parallel Python lists as rows, each list one parameter unnested in DuckDB.
@@ -290,6 +277,26 @@ class Store:
 
 
 INSERT_SLICE = 2048  # rows per INSERT of one shard's columns (all in the shard's transaction)
+
+
+def _shard_row(r: ShardResult) -> dict[str, list]:
+    """The `shards` row of a result, as one-element columns (`_insert_columns` casts them)."""
+    return {
+        "shard_id": [r.shard_id], "path": [r.path], "format": [r.format],
+        "compression": [r.compression], "size_bytes": [r.size_bytes], "mtime": [r.mtime],
+        "n_docs": [r.n_docs], "n_chars": [r.n_chars], "n_bytes": [r.n_bytes],
+        "n_bad": [r.n_bad], "n_skipped": [r.n_skipped], "n_candidates": [r.n_candidates],
+        "n_flagged": [r.n_flagged], "status": [r.status], "error": [r.error],
+        "started_at": [_ts(r.started_at)], "finished_at": [_ts(r.finished_at)],
+        "seconds": [round(r.finished_at - r.started_at, 6)],
+    }  # fmt: skip
+
+
+def _concat(parts: list[dict[str, list]]) -> dict[str, list]:
+    """Column dicts of several shards (same keys) as one."""
+    if len(parts) == 1:
+        return parts[0]
+    return {k: [v for p in parts for v in p[k]] for k in parts[0]}
 
 
 def _plain(values: list) -> list:

@@ -61,8 +61,8 @@ if _UNIT_BYTES:
 
 
 def _pausing(commit):
-    def commit_then_pause(self, run_id, result):
-        commit(self, run_id, result)
+    def commit_then_pause(self, run_id, results):
+        commit(self, run_id, results)
         if os.path.exists(_PAUSE):
             open(_PAUSE + ".ready", "w").close()
             deadline = time.monotonic() + 120
@@ -76,6 +76,7 @@ if __name__ == "__main__":
     from corpus_scan.cli import main
 
     if _PAUSE:
-        db_module.Store.commit_shard = _pausing(db_module.Store.commit_shard)
+        scan_module.GROUP_SHARDS = 1  # pause after every shard, not after a group of them
+        db_module.Store.commit_shards = _pausing(db_module.Store.commit_shards)
 
     main()

@@ -16,6 +16,7 @@ import pytest
 from corpus_fixtures import tables
 from reliability_helpers import ENV, TINY, corpus, driver, run, scan_args, session_pids
 
+import corpus_scan.run.scan as scan_module
 from corpus_scan.documents import ReadOptions
 from corpus_scan.run.scan import scan
 from corpus_scan.store import db as db_module
@@ -84,16 +85,17 @@ def test_error_in_the_scanning_process_stops_the_pool(
     scan([str(root)], whole, detector=TINY)
 
     cut = tmp_path / "cut.duckdb"
-    real_commit = db_module.Store.commit_shard
+    real_commit = db_module.Store.commit_shards
     calls = {"n": 0}
 
-    def dying_commit(self, run_id, result):
+    def dying_commit(self, run_id, results):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt  # Ctrl-C while the second shard is being committed
-        real_commit(self, run_id, result)
+        real_commit(self, run_id, results)
 
-    monkeypatch.setattr(db_module.Store, "commit_shard", dying_commit)
+    monkeypatch.setattr(scan_module, "GROUP_SHARDS", 1)  # one commit per shard
+    monkeypatch.setattr(db_module.Store, "commit_shards", dying_commit)
     t0 = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         scan([str(root)], cut, detector=TINY, workers=2)
@@ -103,7 +105,7 @@ def test_error_in_the_scanning_process_stops_the_pool(
         time.sleep(0.05)
     assert mp.active_children() == []  # workers were stopped, not left running
     assert sql("SELECT status FROM runs", cut).rows == [("interrupted",)]
-    monkeypatch.setattr(db_module.Store, "commit_shard", real_commit)
+    monkeypatch.setattr(db_module.Store, "commit_shards", real_commit)
     resumed = scan([str(root)], cut, detector=TINY, workers=2)
     assert resumed.resumed and resumed.status == "done"
     assert tables(cut) == tables(whole)

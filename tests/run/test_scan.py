@@ -17,6 +17,7 @@ import pytest
 import typer
 from corpus_fixtures import tables
 
+import corpus_scan.run.scan as scan_module
 from corpus_scan.cli_common import run_interruptible
 from corpus_scan.detect.cascade import DetectorConfig
 from corpus_scan.documents import InputError
@@ -62,19 +63,20 @@ def test_interrupted_scan_resumes_to_identical_tables(
     scan([str(small_corpus)], whole, detector=LEXICAL)
 
     cut = tmp_path / "cut.duckdb"
-    real_commit = db_module.Store.commit_shard
+    real_commit = db_module.Store.commit_shards
     calls = {"n": 0}
 
-    def dying_commit(self, run_id, result):
+    def dying_commit(self, run_id, results):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt  # as if killed while the third shard was being committed
-        real_commit(self, run_id, result)
+        real_commit(self, run_id, results)
 
-    monkeypatch.setattr(db_module.Store, "commit_shard", dying_commit)
+    monkeypatch.setattr(scan_module, "GROUP_SHARDS", 1)  # one commit per shard
+    monkeypatch.setattr(db_module.Store, "commit_shards", dying_commit)
     with pytest.raises(KeyboardInterrupt):
         scan([str(small_corpus)], cut, detector=LEXICAL)
-    monkeypatch.setattr(db_module.Store, "commit_shard", real_commit)
+    monkeypatch.setattr(db_module.Store, "commit_shards", real_commit)
     assert sql("SELECT count(*) FROM shards", cut).rows[0][0] == 2
     resumed = scan([str(small_corpus)], cut, detector=LEXICAL)
     assert resumed.resumed and resumed.shards_run == 3
