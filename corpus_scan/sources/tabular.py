@@ -11,8 +11,10 @@ CSV goes through pyarrow's streaming reader, single-threaded because only then d
 report the ordinal of each ragged row (`InvalidRow.number`), which lets bad rows take their
 exact place in the row numbering. Text/id/url columns are read as raw bytes and decoded here,
 so one row with invalid UTF-8 is one bad record rather than a failed file. `BadRecord.line`
-of a ragged row is pyarrow's 1-based row number counting the header (the physical line
-unless quoted values span lines); bad cells of well-formed rows have no line.
+is the physical line where the bad record starts (1-based, header included): pyarrow numbers
+records, not lines, and a quoted value may span lines, so the first bad record of a file
+starts a second, lazy pass (Python's `csv` module, same quoting rules) that maps record
+numbers to lines up to the last bad record; files without bad records never pay for it.
 
 Headerless CSV (AG News style: `"3","title","body"`) is recognised when no field name
 matches a text field and the first row does not look like a header (a field of 5+ words or
@@ -26,7 +28,7 @@ import csv
 import io
 import re
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,6 +37,7 @@ import pyarrow.parquet as pq
 
 from corpus_scan.documents import BadRecord, DocBatch, ReadOptions, ShardReadError, Source
 from corpus_scan.sources.batches import BatchBuilder, spread_bytes
+from corpus_scan.sources.csv_lines import PhysicalLines
 from corpus_scan.sources.records import column_list
 from corpus_scan.sources.streams import (
     ChunkReader,
@@ -119,8 +122,10 @@ def _fill(
     cols: _Columns,
     rows: list[int],
     originals: dict[str, list] | None = None,
+    line_of: Callable[[int], int | None] | None = None,
 ) -> None:
-    """Turn one arrow batch into documents / bad records (rows: their row numbers).
+    """Turn one arrow batch into documents / bad records (rows: their row numbers; `line_of`
+    maps a row number to its physical line, where the format has one).
 
     `originals` (CSV read with keep=True): every column's values; each document then keeps
     the record {column: value} with its text column holding the document text.
@@ -135,10 +140,10 @@ def _fill(
             try:
                 value = value.decode("utf-8")
             except UnicodeDecodeError:
-                builder.add_bad(row, None, "invalid UTF-8")
+                builder.add_bad(row, line_of(row) if line_of else None, "invalid UTF-8")
                 continue
         if value is None:
-            builder.add_bad(row, None, f"field '{name}' is null")
+            builder.add_bad(row, line_of(row) if line_of else None, f"field '{name}' is null")
             continue
         rid = _as_text(ids[i]) if ids is not None else None
         url = next((u for col in urls if (u := _as_text(col[i]))), None)
@@ -238,7 +243,11 @@ def read_csv(source: Source, opts: ReadOptions, *, keep: bool = False) -> Iterat
         first = _first_row(stream.peek_bytes(1 << 20))
         rows = 0
         if first:  # else: nothing but blank lines
-            rows = yield from _read_csv_stream(path, stream, first, opts, keep)
+            lines = PhysicalLines(source)
+            try:
+                rows = yield from _read_csv_stream(path, stream, first, opts, keep, lines)
+            finally:
+                lines.close()
     if broken.error is not None:
         dropped = (
             f"; a partial line of {broken.partial} bytes was not read" if broken.partial else ""
@@ -247,7 +256,8 @@ def read_csv(source: Source, opts: ReadOptions, *, keep: bool = False) -> Iterat
 
 
 def _read_csv_stream(
-    path: str, stream: ChunkReader, first: list[str], opts: ReadOptions, keep: bool = False
+    path: str, stream: ChunkReader, first: list[str], opts: ReadOptions, keep: bool = False,
+    lines: PhysicalLines | None = None,
 ) -> Generator[DocBatch, None, int]:
     """Yields the batches; returns the number of rows read."""
     header_schema = pa.schema([(name, pa.string()) for name in first])
@@ -269,6 +279,9 @@ def _read_csv_stream(
     if keep:
         read = list(dict.fromkeys(names))  # every column, as text
     first_number = 1 if headerless else 2  # pyarrow numbers rows from 1, header included
+
+    def line_of(row: int) -> int | None:
+        return lines.line(row + first_number) if lines is not None else None
 
     ragged: deque[tuple[int, str]] = deque()  # reported by pyarrow ahead of the batch holding it
 
@@ -307,7 +320,7 @@ def _read_csv_stream(
                     # a ragged row takes its own ordinal; good rows fill the gaps in order
                     while ragged and ragged[0][0] - first_number <= next_row:
                         number, reason = ragged.popleft()
-                        builder.add_bad(next_row, number if number > 0 else None, reason)
+                        builder.add_bad(next_row, line_of(next_row), reason)
                         next_row += 1
                     good_rows.append(next_row)
                     next_row += 1
@@ -316,14 +329,14 @@ def _read_csv_stream(
                     originals = {n: rb.column(n).to_pylist() for n in rb.schema.names}
                 if headerless:
                     rb = _join_columns(rb, joined)
-                _fill(builder, path, rb, cols, good_rows, originals)
+                _fill(builder, path, rb, cols, good_rows, originals, line_of)
                 builder.batch.bad.sort(key=_row_of)  # ragged rows were added first
                 yield builder.take(spread_bytes(got, n, start, start + rb.num_rows))
     except pa.ArrowException as e:
-        next_row = yield from _flush_ragged(builder, ragged, next_row)
+        next_row = yield from _flush_ragged(builder, ragged, next_row, line_of)
         yield builder.take(stream.consumed - reported)
         raise ShardReadError(f"{path}: CSV parse failed after row {next_row} ({e})") from None
-    next_row = yield from _flush_ragged(builder, ragged, next_row)
+    next_row = yield from _flush_ragged(builder, ragged, next_row, line_of)
     stream.drain()
     if builder.count() or stream.consumed > reported:
         yield builder.take(stream.consumed - reported)
@@ -335,14 +348,15 @@ def _row_of(bad: BadRecord) -> int:
 
 
 def _flush_ragged(
-    builder: BatchBuilder, ragged: deque[tuple[int, str]], next_row: int
+    builder: BatchBuilder, ragged: deque[tuple[int, str]], next_row: int,
+    line_of: Callable[[int], int | None],
 ) -> Generator[DocBatch, None, int]:
     """Ragged rows after the last good row (or before a failure) take the next numbers."""
     while ragged:
         if builder.full():
             yield builder.take(0)
-        number, reason = ragged.popleft()
-        builder.add_bad(next_row, number if number > 0 else None, reason)
+        _, reason = ragged.popleft()
+        builder.add_bad(next_row, line_of(next_row), reason)
         next_row += 1
     return next_row
 

@@ -86,15 +86,34 @@ def test_csv_ragged_rows_numbered_in_place(h, write):
     assert res.rows == [0, 1, 3, 6]
     assert res.ids == ["1", "2", "4", "7"]
     assert res.urls == ["http://a", None, "http://d", "http://g"]
-    bad = [(b.row, b.reason) for b in res.bad]
-    assert bad == [
-        (2, "ragged row (4 fields, expected 3)"),
-        (4, "ragged row (1 fields, expected 3)"),
-        (5, "invalid UTF-8"),
+    bad = [(b.row, b.line, b.reason) for b in res.bad]
+    assert bad == [  # lines are physical: the quoted newline and the blank line count
+        (2, 5, "ragged row (4 fields, expected 3)"),
+        (4, 8, "ragged row (1 fields, expected 3)"),
+        (5, 9, "invalid UTF-8"),
     ]
     assert res.all_rows() == list(range(7))
     assert res.n_bytes == len(raw)
     assert all(len(b) <= 2 for b in res.batches)
+
+
+def test_csv_bad_record_lines_past_multiline_cells_in_gzip(h, write):
+    good = b"".join(b'%d,"cell %d\nspans\r\nthree lines"\n' % (i, i) for i in range(3000))
+    raw = b"id,text\n" + good + b"x,y,z\n" + good.replace(b"cell", b"more") + b"q\n"
+    res = h.collect(h.source_for(write("m.csv.gz", gzip.compress(raw))))
+    assert res.error is None and len(res.texts) == 6000
+    assert [(b.row, b.line) for b in res.bad] == [(3000, 9002), (6001, 18003)]
+    lines = raw.split(b"\n")
+    assert lines[9002 - 1] == b"x,y,z" and lines[18003 - 1] == b"q"
+
+
+def test_csv_without_bad_records_never_reads_the_file_twice(h, write, monkeypatch):
+    from corpus_scan.sources.csv_lines import PhysicalLines
+
+    opened = []
+    monkeypatch.setattr(PhysicalLines, "_open", lambda self: opened.append(1))
+    res = h.collect(h.source_for(write("ok.csv", b"text\n" + b"a line\n" * 100)))
+    assert len(res.texts) == 100 and opened == []
 
 
 def test_csv_gzip_and_default_ids(h, write):
