@@ -20,6 +20,12 @@ import numpy as np
 LABELS = Path(__file__).resolve().with_name("labels.jsonl")
 
 
+def _set_number(name: str) -> tuple[int, str]:
+    """ext2 before ext10."""
+    digits = "".join(c for c in name if c.isdigit())
+    return (int(digits) if digits else 0, name)
+
+
 def read_texts(path: Path) -> dict[str, str]:
     """id -> text; any line that is not a JSON object with a string `id` and `text`, or that
     repeats an id, stops the script with its line number (a metric on silently fewer or
@@ -86,7 +92,7 @@ def main() -> None:
 
     print(f"{'set':<10}{'docs':>6}{'pos':>5}{'P':>7}{'R':>7}{'F1':>7}  {'F1 95% interval':<17}"
           f"{'PR-AUC':>7}{'keyword F1':>12}{'prefilter':>11}")
-    for name in [*sorted(set(sets)), "all"]:
+    for name in [*sorted(set(sets), key=_set_number), "all"]:
         m = np.ones(len(y), bool) if name == "all" else sets == name
         ids = [r["id"] for r, k in zip(labels, m, strict=True) if k]
         s = [t for t, k in zip(sub, m, strict=True) if k]
@@ -131,7 +137,7 @@ def accepts_table(sets: np.ndarray, y: np.ndarray, sub: list[str], p: np.ndarray
 
     print(f"\n{'set':<10}{'called accepts':>15}{'copied':>8}{'AI accepts':>11}"
           f"{'narrative':>10}{'other':>7}{'AI-accepts recall':>19}")
-    for name in [*sorted(set(sets)), "all"]:
+    for name in [*sorted(set(sets), key=_set_number), "all"]:
         idx = np.flatnonzero(np.ones(len(y), bool) if name == "all" else sets == name)
         a = accepts_summary(y[idx], [sub[i] for i in idx], p[idx], [stance[i] for i in idx],
                             threshold)

@@ -34,6 +34,7 @@ class Job:
     read_options: ReadOptions
     detector: DetectorConfig
     limit: int | None = None
+    spill_dir: str | None = None  # where workers write candidate rows (`store.spill`)
 
 
 def run_local(units: list[WorkUnit], job: Job, on_progress: OnProgress) -> Iterator[ShardResult]:
@@ -50,6 +51,7 @@ def run_local(units: list[WorkUnit], job: Job, on_progress: OnProgress) -> Itera
             limit=remaining,
             progress=on_progress,
             part=(unit.part, unit.n_parts),
+            spill_dir=job.spill_dir,
         )
         if remaining is not None:
             remaining -= result.n_docs
@@ -96,6 +98,7 @@ def _work(args: tuple[WorkUnit, Job]) -> ShardResult:
         job.detector,
         progress=_tick,
         part=(unit.part, unit.n_parts),
+        spill_dir=job.spill_dir,
     )
 
 

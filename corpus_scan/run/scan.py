@@ -24,6 +24,7 @@ from corpus_scan.run.progress import ScanProgress
 from corpus_scan.run.units import WorkUnit, merge_parts, plan_units
 from corpus_scan.sources import discover
 from corpus_scan.store.parts import ShardResult
+from corpus_scan.store.spill import SPILL_ROWS, make_spill_dir, remove_spill_dir
 
 
 @dataclass
@@ -76,7 +77,8 @@ def scan(
     config["lexicon_hash"] = cascade.lexicon_hash
     config_hash = _hash(config)
     parallel = (workers > 1 or executor == "ray") and limit is None
-    job = Job(read_options, detector, limit)
+    spill_dir = _spill_dir(db) if executor == "local" else None
+    job = Job(read_options, detector, limit, str(spill_dir) if spill_dir else None)
     pool = None
     planned = plan_units(list(enumerate(sources)), workers)
     if executor == "local" and parallel and len(planned) > 1:
@@ -93,6 +95,7 @@ def scan(
     except BaseException:
         if pool is not None:
             pool.close(kill=True)
+        remove_spill_dir(spill_dir)
         raise
     try:
         found = store.find_run(config_hash)
@@ -127,7 +130,7 @@ def scan(
         finished = store.finished_shards(run_id)
         if resumed and limit is not None:  # --limit counts the documents of the whole run
             done_docs = int(store.run_totals(run_id).get("n_docs") or 0)
-            job = Job(read_options, detector, max(0, limit - done_docs))
+            job = Job(read_options, detector, max(0, limit - done_docs), job.spill_dir)
         todo = [(i, s) for i, s in enumerate(sources) if i not in finished]
         start = time.perf_counter()
         status = "interrupted"
@@ -180,6 +183,7 @@ def scan(
         if pool is not None:  # closed already unless it was never used
             pool.close(kill=True)
         store.close()
+        remove_spill_dir(spill_dir)
 
 
 def _whole_shards(units: list[WorkUnit], results: Iterable[ShardResult]) -> Iterator[ShardResult]:
@@ -202,6 +206,15 @@ GROUP_BYTES = 1 << 20
 GROUP_SECONDS = 1.0
 
 
+def _spill_dir(db: str | Path) -> Path | None:
+    """The run's spill folder (`store.spill`), or None where it cannot be made (a missing
+    or read-only folder, which opening the database then reports): rows then wait in memory."""
+    try:
+        return make_spill_dir(db)
+    except OSError:
+        return None
+
+
 def _commit_groups(results: Iterable[ShardResult]) -> Iterator[list[ShardResult]]:
     """Finished shards in commit groups (see GROUP_*); a large shard commits on arrival."""
     group: list[ShardResult] = []
@@ -212,8 +225,9 @@ def _commit_groups(results: Iterable[ShardResult]) -> Iterator[list[ShardResult]
             if not group:
                 since = time.monotonic()
             group.append(result)
-            rows += sum(len(next(iter(c.values()), []))
-                        for c in (result.candidates, result.passages, result.bad))
+            rows += SPILL_ROWS * len(result.spills) + sum(
+                len(next(iter(c.values()), []))
+                for c in (result.candidates, result.passages, result.bad))
             size += result.n_bytes
             if (len(group) >= GROUP_SHARDS or rows >= GROUP_ROWS or size >= GROUP_BYTES
                     or time.monotonic() - since >= GROUP_SECONDS):

@@ -11,7 +11,13 @@ from collections.abc import Callable
 from corpus_scan.detect.cascade import DetectorConfig, get_cascade
 from corpus_scan.documents import DocBatch, ReadOptions, ShardReadError, Source
 from corpus_scan.sources import read_source
-from corpus_scan.store.parts import MAX_BAD_ROWS_KEPT, ShardResult
+from corpus_scan.store.parts import (
+    CANDIDATE_COLUMNS,
+    MAX_BAD_ROWS_KEPT,
+    PASSAGE_COLUMNS,
+    ShardResult,
+)
+from corpus_scan.store.spill import SPILL_ROWS, write_spill
 
 Progress = Callable[[int, int], None]  # (docs, bytes) read since the last call
 
@@ -25,8 +31,10 @@ def process_shard(
     limit: int | None = None,
     progress: Progress | None = None,
     part: tuple[int, int] = (0, 1),
+    spill_dir: str | None = None,
 ) -> ShardResult:
-    """Read and score one shard. Unexpected errors mark the shard failed instead of the run."""
+    """Read and score one shard. Unexpected errors mark the shard failed instead of the run.
+    With `spill_dir`, candidate rows go to files there every `SPILL_ROWS` (`store.spill`)."""
     cascade = get_cascade(detector)
     result = ShardResult.for_source(shard_id, source, started_at=time.time())
     try:
@@ -41,6 +49,8 @@ def process_shard(
                 result.status = "limited"
             _count(result, batch)
             _score(result, cascade, batch, shard_id, source.path)
+            if spill_dir is not None and len(result.candidates["row"]) >= SPILL_ROWS:
+                _spill(result, spill_dir, part[0])
             if progress is not None:
                 progress(len(batch), batch.n_bytes)
             if result.status == "limited":
@@ -52,6 +62,13 @@ def process_shard(
         result.error = f"{source.path}: {type(exc).__name__}: {exc}"
     result.finished_at = time.time()
     return result
+
+
+def _spill(result: ShardResult, folder: str, part: int) -> None:
+    rows = {"candidates": result.candidates, "passages": result.passages}
+    result.spills.append(write_spill(folder, result.shard_id, part, rows))
+    result.candidates = {name: [] for name in CANDIDATE_COLUMNS}
+    result.passages = {name: [] for name in PASSAGE_COLUMNS}
 
 
 def _truncate(batch: DocBatch, keep: int) -> None:

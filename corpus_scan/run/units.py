@@ -80,6 +80,7 @@ def merge_parts(parts: list[ShardResult]) -> ShardResult:
     errors = [p.error for p in parts if p.error]
     if any(p.status == "failed" for p in parts):
         merged.status, merged.error = "failed", "; ".join(dict.fromkeys(errors))
+    merged.spills = [path for p in parts for path in p.spills]
     for attr in ("candidates", "passages", "bad"):
         target = getattr(merged, attr)
         for part in parts:

@@ -14,6 +14,7 @@ import duckdb
 from corpus_scan.documents import InputError, Skipped
 from corpus_scan.store.parts import MAX_BAD_ROWS_KEPT, ShardResult
 from corpus_scan.store.schema import DDL, SCHEMA_VERSION
+from corpus_scan.store.spill import delete_spills, read_spills
 
 
 class DatabaseError(InputError):
@@ -21,6 +22,7 @@ class DatabaseError(InputError):
 
 
 STORAGE_COMPATIBILITY = "v1.2.0"
+WRITER_MEMORY = "512MB"  # the scanning process's DuckDB memory limit (see `Store`)
 
 
 def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -86,6 +88,9 @@ class Store:
             raise DatabaseError(f"{self.path}: folder {self.path.parent} does not exist")
         existed = self.path.exists() and self.path.stat().st_size > 0
         self.con = connect(self.path)
+        # A shard's commit is one transaction; DuckDB keeps its uncommitted rows in memory up
+        # to this limit and writes the rest to `<db>.tmp/` (default: 80% of the machine's RAM)
+        self.con.execute(f"SET memory_limit = '{WRITER_MEMORY}'")
         if existed:
             tables = {
                 r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
@@ -217,6 +222,10 @@ class Store:
                     key = [run_id, result.shard_id]
                     for table in ("candidates", "passages", "bad_records", "shards"):
                         con.execute(f"DELETE FROM {table} WHERE run_id = ? AND shard_id = ?", key)
+            for result in results:  # rows a worker wrote to files, one file in memory at a time
+                for chunk in read_spills(result.spills):
+                    self._insert_columns("candidates", run_id, chunk["candidates"])
+                    self._insert_columns("passages", run_id, chunk["passages"])
             for table, parts in (
                 ("candidates", [r.candidates for r in results]),
                 ("passages", [r.passages for r in results]),
@@ -227,6 +236,7 @@ class Store:
                 self._insert_columns(table, run_id, _concat(parts))
         if attempted is not None:
             attempted.update(r.shard_id for r in results)
+        delete_spills([path for r in results for path in r.spills])
 
     def _insert_columns(self, table: str, run_id: int, cols: dict[str, list]) -> None:
         """Insert parallel Python lists as rows, each list one parameter unnested in DuckDB.

@@ -49,6 +49,8 @@ class ShardResult:
     candidates: dict[str, list] = field(default_factory=lambda: _empty(CANDIDATE_COLUMNS))
     passages: dict[str, list] = field(default_factory=lambda: _empty(PASSAGE_COLUMNS))
     bad: dict[str, list] = field(default_factory=lambda: _empty(BAD_COLUMNS))
+    # files holding earlier candidate/passage rows of this shard (`store.spill`), in order
+    spills: list[str] = field(default_factory=list)
 
     @classmethod
     def for_source(cls, shard_id: int, source: Source, **fields: object) -> ShardResult:

@@ -10,6 +10,8 @@ torch loaded) re-imports this script as `__mp_main__`:
   (a one-off crash); without it, every time.
 * CS_UNIT_BYTES=N: shards larger than N bytes are split into work units (the default
   threshold is 64 MB, far above test corpora), so small corpora exercise split shards.
+* CS_SPILL_ROWS=N: workers write candidate rows to spill files every N candidates
+  (`store.spill`; the default is 2,048, far above test corpora).
 * CS_PAUSE_FILE=PATH (the scanning process): after committing its first shard, with the
   database open for writing, the scan creates PATH.ready and waits while PATH exists.
 """
@@ -22,6 +24,7 @@ import os
 import time
 
 import corpus_scan.run.scan as scan_module
+import corpus_scan.run.shard as shard_module
 import corpus_scan.sources as sources
 import corpus_scan.store.db as db_module
 from corpus_scan.run.units import plan_units
@@ -30,6 +33,7 @@ _MARKER = os.environ.get("CS_CRASH_MARKER")
 _TOKEN = os.environ.get("CS_CRASH_TOKEN")
 _UNIT_BYTES = os.environ.get("CS_UNIT_BYTES")
 _PAUSE = os.environ.get("CS_PAUSE_FILE")
+_SPILL_ROWS = os.environ.get("CS_SPILL_ROWS")
 
 
 def _should_crash() -> bool:
@@ -56,6 +60,8 @@ def _crashing(reader):
 
 if _MARKER:
     sources.FORMATS["jsonl"] = _crashing(sources.FORMATS["jsonl"])
+if _SPILL_ROWS:
+    shard_module.SPILL_ROWS = int(_SPILL_ROWS)
 if _UNIT_BYTES:
     scan_module.plan_units = functools.partial(plan_units, unit_bytes=int(_UNIT_BYTES))
 

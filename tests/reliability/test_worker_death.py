@@ -59,6 +59,20 @@ def test_one_off_worker_death_is_retried(tmp_path: Path) -> None:
     assert got == want, table_differences(got, want)
 
 
+def test_one_off_worker_death_after_it_spilled_rows_is_retried(tmp_path: Path) -> None:
+    root = _corpus(tmp_path / "corpus")
+    token = tmp_path / "crash-once"
+    token.touch()
+    db = tmp_path / "x.duckdb"
+    argv, env = _driver(root, db, CS_CRASH_TOKEN=str(token), CS_SPILL_ROWS="20")
+    proc = run(argv, env=env, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not token.exists()  # the worker died after writing spill files of its unit
+    got, want = tables(db), tables(_reference(root, tmp_path))
+    assert got == want, table_differences(got, want)  # the dead worker's files were not used
+    assert list(tmp_path.glob(".x.duckdb.spill-*")) == []
+
+
 def test_repeated_worker_death_fails_the_shard_and_counts_none_of_it(tmp_path: Path) -> None:
     root = _corpus(tmp_path / "corpus")
     db = tmp_path / "x.duckdb"
