@@ -56,4 +56,3 @@ class PhysicalLines:
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
-

@@ -319,7 +319,7 @@ def _read_csv_stream(
                 for _ in range(rb.num_rows):
                     # a ragged row takes its own ordinal; good rows fill the gaps in order
                     while ragged and ragged[0][0] - first_number <= next_row:
-                        number, reason = ragged.popleft()
+                        _, reason = ragged.popleft()
                         builder.add_bad(next_row, line_of(next_row), reason)
                         next_row += 1
                     good_rows.append(next_row)
