@@ -34,7 +34,7 @@ def make_spill_dir(db: str | Path) -> Path:
         if pid is not None and pid != os.getpid() and not _alive(pid):
             shutil.rmtree(old, ignore_errors=True)
     folder = db.parent / f".{db.name}.spill-{os.getpid()}-{time.time_ns()}"
-    folder.mkdir()
+    folder.mkdir(mode=0o700)  # the files are pickles: only this user may put one there
     return folder
 
 

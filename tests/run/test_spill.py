@@ -124,6 +124,7 @@ def test_a_killed_scans_spill_folder_goes_with_the_next_scan(tmp_path: Path) -> 
     live.mkdir()
     mine = make_spill_dir(db)
     assert not stale.exists() and live.exists() and mine.is_dir()
+    assert mine.stat().st_mode & 0o777 == 0o700  # nobody else can plant a file in it
 
 
 def test_no_spill_folder_where_the_database_folder_is_missing(tmp_path: Path) -> None:
