@@ -7,11 +7,11 @@ passages) to a file of its own in the run's spill folder and forgets them; the S
 lists the files, and the commit inserts them, one at a time, inside the shard's transaction.
 
 The folder sits beside the database (which is where the user has room; /tmp may be memory)
-and belongs to one scanning process: `<db>.spill-<pid>-<n>/`. It is removed when the scan
-ends, however it ends; one left by a scanning process that was killed is removed by the next
-scan into the same database. A file is written under a temporary name and renamed, so a
-worker killed mid-write leaves no file that a result names; files of a unit whose worker died
-are named by no result and go with the folder.
+and belongs to one scanning process: `.<db>.spill-<pid>-<n>/`. It is removed when the scan
+ends (an error, Ctrl-C and SIGTERM included); one left by a scanning process that was
+SIGKILLed is removed by the next scan into the same database. A file is written under a
+temporary name and renamed, so a worker killed mid-write leaves no file that a result names;
+files of a unit whose worker died are named by no result and go with the folder.
 """
 
 from __future__ import annotations

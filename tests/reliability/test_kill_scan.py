@@ -135,6 +135,7 @@ def test_ctrl_c_to_the_whole_group_prints_one_line_and_resumes(tmp_path: Path) -
     assert len(lines) == 1 and "interrupted" in lines[0] and "SIGINT" in lines[0], stderr[-3000:]
     assert _wait_gone(proc.pid, 30) == []
     assert sql("SELECT status FROM runs", db).rows == [("interrupted",)]
+    assert list(tmp_path.glob(".x.duckdb.spill-*")) == []  # the scan removed its spill folder
     pause.unlink()
     resumed = run(argv, env=SPLIT_ENV)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -337,7 +337,8 @@ def test_a_signal_that_surfaces_as_another_error_is_still_an_interrupt() -> None
 def test_passages_commit_in_slices_and_carry_compact_embeddings(
     small_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A shard's rows wait in memory until its commit: embeddings travel as float32 arrays
+    """A shard's rows wait in memory until its commit (up to `SPILL_ROWS` candidates at a time,
+    `store.spill`): embeddings travel as float32 arrays
     (a list of Python floats took ~8x the memory: 30,000 candidates of one file peaked at
     1.6 GB) and are inserted a slice at a time. Slicing changes nothing in the tables."""
     from corpus_scan.documents import ReadOptions
