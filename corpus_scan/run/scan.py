@@ -24,7 +24,12 @@ from corpus_scan.run.progress import ScanProgress
 from corpus_scan.run.units import WorkUnit, merge_parts, plan_units
 from corpus_scan.sources import discover
 from corpus_scan.store.parts import ShardResult
-from corpus_scan.store.spill import SPILL_ROWS, make_spill_dir, remove_spill_dir
+from corpus_scan.store.spill import (
+    SPILL_ROWS,
+    make_spill_dir,
+    remove_spill_dir,
+    remove_stale_spill_dirs,
+)
 
 
 @dataclass
@@ -98,6 +103,7 @@ def scan(
         remove_spill_dir(spill_dir)
         raise
     try:
+        remove_stale_spill_dirs(db)
         found = store.find_run(config_hash)
         resumed = False
         if found and not new_run:

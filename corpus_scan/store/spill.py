@@ -27,15 +27,22 @@ SPILL_ROWS = 2048  # candidates per file: ~16 MB of rows held per worker at most
 
 
 def make_spill_dir(db: str | Path) -> Path:
-    """A fresh spill folder for this scanning process; stale ones of dead processes go."""
+    """A fresh spill folder for this scanning process."""
+    db = Path(db).resolve()
+    folder = db.parent / f".{db.name}.spill-{os.getpid()}-{time.time_ns()}"
+    folder.mkdir(mode=0o700)  # the files are pickles: only this user may put one there
+    return folder
+
+
+def remove_stale_spill_dirs(db: str | Path) -> None:
+    """Spill folders of scanning processes that are gone (SIGKILLed). Called once the
+    database's write lock is held: no other live scan of this database can own one then, even
+    one on another machine sharing the folder, whose PID means nothing here."""
     db = Path(db).resolve()
     for old in db.parent.glob(f".{db.name}.spill-*"):
         pid = _pid_of(old)
         if pid is not None and pid != os.getpid() and not _alive(pid):
             shutil.rmtree(old, ignore_errors=True)
-    folder = db.parent / f".{db.name}.spill-{os.getpid()}-{time.time_ns()}"
-    folder.mkdir(mode=0o700)  # the files are pickles: only this user may put one there
-    return folder
 
 
 def remove_spill_dir(folder: str | Path | None) -> None:
