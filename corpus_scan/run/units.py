@@ -2,9 +2,10 @@
 
 A unit is (shard, part k of n). Splittable formats read only their part's batches (JSON lines:
 every n-th batch of lines, all lines still counted so row numbers stay exact; Parquet: every
-n-th row group). Parts of a shard are merged into one ShardResult before the shard is
-committed, so resume, counts and the database never see a half shard (a shard with a part
-whose worker process died is committed failed, with nothing counted).
+n-th row group; Arrow IPC: every n-th record batch). Parts of a shard are merged into one
+ShardResult before the shard is committed, so resume, counts and the database never see a half
+shard (a shard with a part whose worker process died is committed failed, with nothing
+counted).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import time
 from dataclasses import dataclass
 
 from corpus_scan.documents import Source
+from corpus_scan.sources import SPLITTABLE
 from corpus_scan.store.parts import MAX_BAD_ROWS_KEPT, ShardResult
 
-SPLITTABLE = frozenset({"jsonl", "parquet"})
 DEFAULT_UNIT_BYTES = 64 << 20  # on disk; below this a shard is one unit
 
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from corpus_scan import __version__
@@ -53,6 +54,7 @@ from corpus_scan.shards.plan import RunPlan, ShardSpec, load_plan
 from corpus_scan.shards.schema import SchemaInference
 from corpus_scan.shards.shard import FORMATS, MODES, ShardFilter
 from corpus_scan.shards.writer import fsync_dirs
+from corpus_scan.sources.arrow_ipc import arrow_schema
 from corpus_scan.sources.originals import read_records
 from corpus_scan.store.db import connect
 
@@ -219,10 +221,12 @@ def _output_schema(spec: ShardSpec, opts: ReadOptions, fmt: str) -> tuple[Any, f
     if fmt != "parquet":
         return None, frozenset()
     fmt_in = spec.source.format
-    if fmt_in == "parquet":
+    if fmt_in in ("parquet", "arrow"):
         try:
+            if fmt_in == "arrow":
+                return arrow_schema(spec.source.path), frozenset()
             return pq.read_schema(spec.source.path), frozenset()
-        except OSError as e:  # an input problem, not one of the output folder
+        except (OSError, pa.ArrowException) as e:  # an input problem, not the output folder's
             raise InputError(f"{spec.source.path}: cannot read: {e}") from None
     infer = SchemaInference()
     if fmt_in in FIXED_FIELDS:

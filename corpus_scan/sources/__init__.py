@@ -49,6 +49,7 @@ FORMATS: dict[str, Reader] = {
     "jsonl": read_jsonl,
     "json": read_json,
     "parquet": _Lazy("corpus_scan.sources.tabular", "read_parquet"),
+    "arrow": _Lazy("corpus_scan.sources.arrow_ipc", "read_arrow"),
     "csv": _Lazy("corpus_scan.sources.tabular", "read_csv"),
     "txt": _Lazy("corpus_scan.sources.plaintext", "read_txt"),
     "tar": _Lazy("corpus_scan.sources.plaintext", "read_tar"),
@@ -73,9 +74,9 @@ __all__ = ["FORMATS", "SPLITTABLE", "Reader", "detect_format", "discover", "read
 
 
 # formats whose readers accept `part=(k, n)` (see corpus_scan.run.units)
-SPLITTABLE = frozenset({"jsonl", "parquet"})
+SPLITTABLE = frozenset({"jsonl", "parquet", "arrow"})
 # formats whose readers accept `keep=True` (record-level reading, see sources.originals)
-KEEPING = frozenset({"jsonl", "json", "parquet", "csv", "hf"})
+KEEPING = frozenset({"jsonl", "json", "parquet", "arrow", "csv", "hf"})
 
 
 def read_source(

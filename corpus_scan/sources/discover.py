@@ -6,7 +6,8 @@ Rules:
   raises `InputError` (a one-line message): the user asked for it, so silence would be wrong.
 * Folders are walked recursively in sorted order. Everything met inside that is not read is
   returned as `Skipped(path, reason)`, never dropped silently: unknown extensions, hidden
-  files/folders, README/LICENSE-like files, empty files, broken symlinks, special files.
+  files/folders, README/LICENSE-like files, empty files, broken symlinks, special files,
+  and the metadata files of a `datasets.save_to_disk` folder (its `.arrow` files are read).
   Symlinked folders are followed once: real paths already visited are skipped, so symlink
   loops cannot hang the walk; a file reached twice is listed once.
 * Glob matches are treated like folder contents (a stray README matched by `data/*` is
@@ -36,6 +37,9 @@ _SUFFIXES: tuple[tuple[str, str, str | None], ...] = tuple(
                 for cext, comp in (("", None), (".gz", "gzip"), (".zst", "zstd"), (".zstd", "zstd"))
             ],
             (".parquet", "parquet", None),
+            (".arrow", "arrow", None),  # `datasets` files (IPC stream) and IPC files
+            (".feather", "arrow", None),
+            (".ipc", "arrow", None),
             (".csv", "csv", None),
             (".csv.gz", "csv", "gzip"),
             (".csv.zst", "csv", "zstd"),
@@ -66,6 +70,9 @@ _DOC_STEMS = frozenset(
         "changelog", "citation", "manifest", "contributing",
     }
 )  # fmt: skip
+# What `datasets.save_to_disk` writes beside its `.arrow` files: metadata, not documents
+# (`dataset_dict.json` sits one folder up, beside the split folders).
+_DATASETS_META = frozenset({"state.json", "dataset_info.json"})
 _GLOB_CHARS = frozenset("*?[")
 _COMPRESSED = frozenset({".gz", ".zst", ".zstd", ".bz2", ".xz", ".lz4", ".zip"})
 
@@ -152,7 +159,11 @@ class _Walker:
         except OSError as e:
             self.skipped.append(Skipped(path, f"cannot list folder ({e.strerror or e})"))
             return
+        arrow_here = any(e.name.lower().endswith(".arrow") for e in entries)
         for entry in entries:
+            if entry.name == "dataset_dict.json" or (arrow_here and entry.name in _DATASETS_META):
+                self.skipped.append(Skipped(entry.path, "datasets metadata (save_to_disk)"))
+                continue
             self.visit(entry.path, explicit=False)
 
     def visit(self, path: str, explicit: bool) -> None:

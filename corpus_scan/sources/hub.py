@@ -8,7 +8,7 @@ Accepted paths (kept verbatim as `Source.path`; config and split come from ReadO
 * `hf://datasets/ORG/NAME[@REV]/some/dir` (no file extension) → the repository with
   `data_dir="some/dir"`;
 * `hf://datasets/ORG/NAME[@REV]/path/*.parquet` → the packaged builder for the extension
-  (parquet / json / csv / text) with `data_files={split: uri}`.
+  (parquet / arrow / json / csv / text) with `data_files={split: uri}`.
 
 Records follow the same text/id/url rules as JSON lines (`records.make_extractor`); the text
 column must be among the dataset's columns (checked on the first batch, before anything is
@@ -31,6 +31,7 @@ from corpus_scan.sources.records import column_list, make_extractor
 _URI = re.compile(r"hf://datasets/(?P<repo>[^/@]+/[^/@]+)(?:@(?P<rev>[^/]+))?(?:/(?P<rest>.*))?$")
 _BUILDERS = (
     ((".parquet",), "parquet", {}),
+    ((".arrow",), "arrow", {}),  # `datasets`' own files (Arrow IPC streams)
     (
         (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst"),
         "json",
@@ -80,7 +81,9 @@ def resolve_hf(path: str, opts: ReadOptions) -> HubSpec:
             if lower.endswith(exts):
                 return HubSpec(builder, None, split, data_files={split: path}, extra=dict(extra))
         if "." in rest.rsplit("/", 1)[-1] and not any(c in rest for c in "*?["):
-            raise InputError(f"{path}: unsupported hub file type (use parquet, jsonl, csv or txt)")
+            raise InputError(
+                f"{path}: unsupported hub file type (use parquet, arrow, jsonl, csv or txt)"
+            )
         return HubSpec(repo, opts.hf_config, split, data_dir=rest, revision=rev)
     name = path[3:]
     if not name:

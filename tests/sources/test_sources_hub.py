@@ -53,6 +53,17 @@ OPTS = ReadOptions(hf_config="en", hf_split="validation")
             ),
         ),
         (
+            "hf://datasets/org/name/train/data-0000*-of-00004.arrow",
+            HubSpec(
+                "arrow",
+                None,
+                "validation",
+                data_files={
+                    "validation": "hf://datasets/org/name/train/data-0000*-of-00004.arrow"
+                },
+            ),
+        ),
+        (
             "hf://datasets/org/name/a.csv",
             HubSpec(
                 "csv", None, "validation", data_files={"validation": "hf://datasets/org/name/a.csv"}
@@ -108,12 +119,14 @@ _SCRIPT = textwrap.dedent(
             out["error"] = str(e)
         return out
 
-    folder, parquet_glob, no_text, bad_json = sys.argv[1:5]
+    folder, parquet_glob, no_text, bad_json, arrow_glob = sys.argv[1:6]
     opts = ReadOptions(batch_size=2)
     results = {
         "folder": run(read_source(Source("hf:" + folder, "hf"), opts)),
         "data_files": run(read_spec("local-parquet", HubSpec(
             "parquet", None, "train", data_files={"train": parquet_glob}), opts)),
+        "arrow_files": run(read_spec("local-arrow", HubSpec(
+            "arrow", None, "train", data_files={"train": arrow_glob}), opts)),
         "no_text": run(read_source(Source("hf:" + no_text, "hf"), opts)),
         "missing": run(read_source(Source("hf:" + folder + "/nope", "hf"), opts)),
         "bad_json": run(read_source(Source("hf:" + bad_json, "hf"), opts)),
@@ -138,6 +151,10 @@ def test_reader_on_local_data_offline(tmp_path):
     pq_dir = tmp_path / "pq"
     pq_dir.mkdir()
     pq.write_table(pa.table({"content": ["p0", "p1", None]}), pq_dir / "part-0.parquet")
+    with pa.OSFile(str(pq_dir / "data-00000-of-00001.arrow"), "wb") as sink:  # as `datasets`
+        table = pa.table({"text": ["a0", "a1", "a2"], "id": ["x", "y", "z"]})
+        with pa.ipc.new_stream(sink, table.schema) as w:
+            w.write_table(table)
     no_text = tmp_path / "notext"
     no_text.mkdir()
     (no_text / "train.jsonl").write_text('{"a": 1}\n')
@@ -154,7 +171,7 @@ def test_reader_on_local_data_offline(tmp_path):
     )
     proc = subprocess.run(
         [sys.executable, "-c", _SCRIPT, str(folder), str(pq_dir / "*.parquet"), str(no_text),
-         str(bad_json)],
+         str(bad_json), str(pq_dir / "*.arrow")],
         capture_output=True,
         text=True,
         env=env,
@@ -174,6 +191,11 @@ def test_reader_on_local_data_offline(tmp_path):
     assert flat("ids") == ["a", "c", "d", "e"]
     assert flat("urls") == ["http://a", None, None, None]  # dotted metadata.url
     assert flat("bad") == [[1, "field 'text' is null"]]
+
+    arrow = results["arrow_files"]
+    assert arrow["error"] is None
+    assert [x for b in arrow["batches"] for x in b["ids"]] == ["x", "y", "z"]
+    assert [x for b in arrow["batches"] for x in b["texts"]] == ["a0", "a1", "a2"]
 
     df = results["data_files"]
     assert df["error"] is None
