@@ -27,6 +27,8 @@ from pathlib import Path
 
 from corpus_scan.documents import InputError, ReadOptions, Skipped, Source
 
+# compressed variants of the line- and file-oriented formats (decoded in `streams`)
+_CODECS = ((".gz", "gzip"), (".zst", "zstd"), (".zstd", "zstd"), (".bz2", "bzip2"), (".xz", "xz"))
 # (suffix, format, compression), longest suffix first wins; matched on the lower-cased name.
 _SUFFIXES: tuple[tuple[str, str, str | None], ...] = tuple(
     sorted(
@@ -34,18 +36,16 @@ _SUFFIXES: tuple[tuple[str, str, str | None], ...] = tuple(
             *[
                 (f"{ext}{cext}", fmt, comp)
                 for ext, fmt in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"))
-                for cext, comp in (("", None), (".gz", "gzip"), (".zst", "zstd"), (".zstd", "zstd"))
+                for cext, comp in (("", None), *_CODECS)
             ],
             (".parquet", "parquet", None),
             (".arrow", "arrow", None),  # `datasets` files (IPC stream) and IPC files
             (".feather", "arrow", None),
             (".ipc", "arrow", None),
             (".csv", "csv", None),
-            (".csv.gz", "csv", "gzip"),
-            (".csv.zst", "csv", "zstd"),
+            *[(f".csv{cext}", "csv", comp) for cext, comp in _CODECS],
             (".txt", "txt", None),
-            (".txt.gz", "txt", "gzip"),
-            (".txt.zst", "txt", "zstd"),
+            *[(f".txt{cext}", "txt", comp) for cext, comp in _CODECS],
             (".md", "txt", None),  # Markdown pages (blog and research-post mirrors) are text
             (".md.gz", "txt", "gzip"),
             (".warc", "warc", None),
@@ -58,6 +58,10 @@ _SUFFIXES: tuple[tuple[str, str, str | None], ...] = tuple(
             (".tar.gz", "tar", "gzip"),
             (".tgz", "tar", "gzip"),
             (".tar.zst", "tar", "zstd"),
+            (".tar.bz2", "tar", "bzip2"),
+            (".tbz2", "tar", "bzip2"),
+            (".tar.xz", "tar", "xz"),
+            (".txz", "tar", "xz"),
         ],
         key=lambda s: -len(s[0]),
     )

@@ -1,7 +1,8 @@
 """Decompressed byte streams for every reader: big chunks, exact byte counts, loud failures.
 
 We drive the decompressors ourselves (ISA-L's zlib-compatible `decompressobj`, zstandard's
-`decompressobj`) instead of using `igzip.open` / `stream_reader` because:
+`decompressobj`, the standard library's bz2 and lzma decompressors for `.bz2` and `.xz`)
+instead of using `igzip.open` / `stream_reader` / `bz2.open` because:
 
 * a truncated zstd stream read through `stream_reader` ends silently, as if the file were
   complete; and `igzip.open().read(n)` drops everything it decoded in a call that then fails.
@@ -11,15 +12,17 @@ We drive the decompressors ourselves (ISA-L's zlib-compatible `decompressobj`, z
   flat whatever the file size.
 
 A file named as uncompressed is read as is (its first bytes may be anything, and its lines
-must stay lines); a file named `.gz`/`.zst` is decoded by its magic bytes (so a `.gz` that is
-really zstd still works), and one without either magic is a `StreamError`, not garbage
-records.
+must stay lines); a file named `.gz`/`.zst`/`.bz2`/`.xz` is decoded by its magic bytes (so a
+`.gz` that is really zstd still works), and one without a known magic is a `StreamError`, not
+garbage records. Concatenated streams (pbzip2, `xz` of several blocks) are read to the end.
 """
 
 from __future__ import annotations
 
+import bz2
 import io
-from collections.abc import Iterator
+import lzma
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 import zstandard
@@ -32,6 +35,9 @@ _IN_CHUNK = 1 << 20  # compressed bytes read per step
 _ZSTD_IN = 256 << 10  # zstd has no output cap per call, so feed it small pieces
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_BZ2_MAGIC = b"BZh"
+_XZ_MAGIC = b"\xfd7zXZ\x00"
+_HEAD = len(_XZ_MAGIC)  # bytes read to tell the codecs apart
 
 
 class StreamError(Exception):
@@ -46,6 +52,10 @@ def sniff_compression(head: bytes, declared: str | None) -> str | None:
         return "gzip"
     if head.startswith(_ZSTD_MAGIC):
         return "zstd"
+    if head.startswith(_BZ2_MAGIC):
+        return "bzip2"
+    if head.startswith(_XZ_MAGIC):
+        return "xz"
     if head:
         raise StreamError(f"not {declared} data (file does not start with the {declared} magic)")
     return None
@@ -53,12 +63,16 @@ def sniff_compression(head: bytes, declared: str | None) -> str | None:
 
 def iter_chunks(fh: BinaryIO, declared: str | None = None) -> Iterator[bytes]:
     """Yield the decompressed content of `fh` in chunks of roughly `CHUNK` bytes."""
-    head = fh.read(4)
+    head = fh.read(_HEAD)
     codec = sniff_compression(head, declared)
     if codec == "gzip":
         yield from _gzip_chunks(fh, head)
     elif codec == "zstd":
         yield from _zstd_chunks(fh, head)
+    elif codec == "bzip2":
+        yield from _stdlib_chunks(fh, head, bz2.BZ2Decompressor, "bzip2", _BZ2_MAGIC)
+    elif codec == "xz":
+        yield from _stdlib_chunks(fh, head, lzma.LZMADecompressor, "xz", _XZ_MAGIC)
     else:
         if head:
             rest = fh.read(CHUNK - len(head))
@@ -151,6 +165,51 @@ def _zstd_chunks(fh: BinaryIO, head: bytes) -> Iterator[bytes]:
         yield b"".join(out)
     if in_frame and not d.eof:
         raise StreamError("truncated zstd stream (unexpected end of file)")
+
+
+def _stdlib_chunks(
+    fh: BinaryIO, head: bytes, make: Callable[[], object], name: str, magic: bytes
+) -> Iterator[bytes]:
+    """bz2/lzma decompressors: output capped per call (`max_length`), streams that follow
+    one another decoded in turn, a stream cut short or corrupt reported after its data."""
+    d = make()
+    out: list[bytes] = []
+    n_out = 0
+    data = head
+    while True:
+        if d.eof:  # type: ignore[attr-defined]
+            pending = d.unused_data + data  # type: ignore[attr-defined]
+            while not (pending := pending.lstrip(b"\0")):  # NUL padding (xz pads streams)
+                pending = fh.read(_IN_CHUNK)
+                if not pending:
+                    if out:
+                        yield b"".join(out)
+                    return
+            if not pending.startswith(magic[: len(pending)]):
+                if out:
+                    yield b"".join(out)
+                raise StreamError(f"trailing garbage after the last {name} stream")
+            d, data = make(), pending
+        if d.needs_input and not data:  # type: ignore[attr-defined]
+            data = fh.read(_IN_CHUNK)
+            if not data:
+                break
+        try:
+            piece = d.decompress(data, CHUNK)  # type: ignore[attr-defined]
+        except (OSError, EOFError, lzma.LZMAError) as e:
+            if out:
+                yield b"".join(out)
+            raise StreamError(f"corrupt {name} data ({e})") from None
+        data = b""
+        if piece:
+            out.append(piece)
+            n_out += len(piece)
+            if n_out >= CHUNK:
+                yield b"".join(out)
+                out, n_out = [], 0
+    if out:
+        yield b"".join(out)
+    raise StreamError(f"truncated {name} stream (unexpected end of file)")
 
 
 class Interrupted:

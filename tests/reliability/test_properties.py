@@ -4,8 +4,10 @@ ShardReadError), offsets stay in bounds, and every record is counted once."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import json
+import lzma
 import tempfile
 from pathlib import Path
 
@@ -147,6 +149,8 @@ _FORMATS = [
     ("x.parquet", "parquet", None),
     ("x.tar", "tar", None),
     ("x.jsonl.zst", "jsonl", "zstd"),
+    ("x.jsonl.bz2", "jsonl", "bzip2"),
+    ("x.csv.xz", "csv", "xz"),
 ]
 
 
@@ -157,9 +161,11 @@ def test_readers_any_bytes(data: bytes, which: tuple[str, str, str | None], cut:
     name, fmt, comp = which
     if comp == "gzip":
         data = gzip.compress(data)
-    elif comp == "zstd":
-        packed = zstandard.ZstdCompressor().compress(data)
-        data = packed[: max(1, int(len(packed) * cut))]  # often a truncated frame
+    elif comp in ("zstd", "bzip2", "xz"):
+        pack = {"zstd": zstandard.ZstdCompressor().compress, "bzip2": bz2.compress,
+                "xz": lzma.compress}[comp]
+        packed = pack(data)
+        data = packed[: max(1, int(len(packed) * cut))]  # often a truncated stream
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         path.write_bytes(data)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
+import lzma
 import os
 
 import pytest
@@ -50,6 +52,41 @@ def test_truncation_keeps_decoded_prefix(codec):
     assert len(out) > 0 and DATA.startswith(out)
 
 
+_STDLIB = {"bzip2": bz2.compress, "xz": lzma.compress}
+
+
+@pytest.mark.parametrize("codec", ["bzip2", "xz"])
+def test_bz2_and_xz_streams_padding_garbage(codec):
+    pack = _STDLIB[codec]
+    two = pack(DATA[:1000]) + pack(DATA[1000:])  # pbzip2 and multi-stream xz look like this
+    assert _all(two, codec) == DATA
+    assert _all(two, "gzip") == DATA  # the magic bytes decide, as for zstd
+    assert _all(two + b"\0" * 4096, codec) == DATA
+    with pytest.raises(StreamError, match=f"trailing garbage after the last {codec}"):
+        _all(two + b"junk", codec)
+    with pytest.raises(StreamError, match=f"not {codec} data"):
+        _all(DATA, codec)
+
+
+@pytest.mark.parametrize("codec", ["bzip2", "xz"])
+def test_bz2_and_xz_cut_or_damaged_keep_what_decoded(codec, monkeypatch):
+    import corpus_scan.sources.streams as streams
+
+    monkeypatch.setattr(streams, "CHUNK", 50_000)  # several chunks before the damage
+    pack = _STDLIB[codec]
+    first = pack(DATA[:300_000])
+    whole = first + pack(DATA[300_000:])
+    damaged = bytearray(whole)
+    damaged[len(first) + 1000 : len(first) + 1064] = b"\xff" * 64
+    for data, why in ((whole[: len(whole) - 200], "truncated"), (bytes(damaged), "corrupt")):
+        got = []
+        with pytest.raises(StreamError, match=f"{why} {codec}"):
+            for chunk in iter_chunks(io.BytesIO(data), codec):
+                got.append(chunk)
+        out = b"".join(got)
+        assert len(out) >= 300_000 and DATA.startswith(out)  # the first stream, whole
+
+
 def test_zstd_corrupt_frame():
     # with a content checksum, as most writers add, any flipped byte is detected
     packed = bytearray(zstandard.ZstdCompressor(write_checksum=True).compress(DATA))
@@ -67,3 +104,27 @@ def test_chunk_reader_peek_read_drain():
     assert reader.drain() == 3
     assert reader.consumed == 10
     assert reader.read(1) == b""
+
+
+def test_bz2_and_xz_files_of_every_line_format_read_like_plain_ones(h, write, tmp_path):
+    import tarfile
+
+    from corpus_scan.sources.discover import discover
+
+    lines = h.jsonl_bytes([{"id": "a", "text": "one"}, {"id": "b", "text": "two"}]) + b"{bad\n"
+    write("d/x.jsonl.bz2", bz2.compress(lines))
+    write("d/y.csv.xz", lzma.compress(b"id,text\nc,three\nd,four\n"))
+    write("d/z.txt.bz2", bz2.compress(b"five\n"))
+    member = tmp_path / "m.txt"
+    member.write_text("six")
+    with tarfile.open(tmp_path / "d" / "w.tar.xz", "w:xz") as tar:
+        tar.add(member, arcname="m.txt")
+    sources, skipped = discover([str(tmp_path / "d")])
+    assert skipped == [] and len(sources) == 4
+    got = {s.path.rsplit("/", 1)[1]: h.collect(s) for s in sources}
+    assert got["x.jsonl.bz2"].texts == ["one", "two"] and got["x.jsonl.bz2"].bad[0].line == 3
+    assert got["y.csv.xz"].texts == ["three", "four"]
+    assert got["z.txt.bz2"].texts == ["five\n"]
+    assert got["w.tar.xz"].texts == ["six"]
+    assert all(r.error is None for r in got.values())
+    assert got["x.jsonl.bz2"].n_bytes == len(lines)
