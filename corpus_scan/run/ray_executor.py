@@ -109,7 +109,7 @@ class _ShardWorker:
                 acc[0] += docs
                 acc[1] += nbytes
 
-        kwargs: dict[str, Any] = {"limit": limit, "progress": tick}
+        kwargs: dict[str, Any] = {"limit": limit, "progress": tick, "spill_dir": job.spill_dir}
         if unit.n_parts > 1:
             kwargs["part"] = (unit.part, unit.n_parts)
         return process_shard(unit.source, unit.shard_id, job.read_options, job.detector, **kwargs)
