@@ -194,6 +194,14 @@ class _Walker:
             self.skipped.append(Skipped(path, "not a regular file"))
 
 
+def _saved_to_disk(folder: str) -> bool:
+    """A `Dataset.save_to_disk` (state.json beside .arrow files) or `DatasetDict` folder."""
+    root = Path(folder)
+    if (root / "dataset_dict.json").is_file():
+        return True
+    return (root / "state.json").is_file() and any(root.glob("*.arrow"))
+
+
 def discover(inputs: list[str]) -> tuple[list[Source], list[Skipped]]:
     """Expand `inputs` into readable shards plus what was skipped and why (see module doc)."""
     walker = _Walker()
@@ -206,6 +214,10 @@ def discover(inputs: list[str]) -> tuple[list[Source], list[Skipped]]:
             local = raw[3:] if not raw.startswith("hf://") else ""
             if local.startswith(("/", "./", "../")) and not os.path.exists(local):
                 raise InputError(f"{raw}: no such local dataset folder")
+            if local and _saved_to_disk(local):
+                raise InputError(f"{raw}: a `datasets.save_to_disk` folder, which `datasets` "
+                                 f"streams only through load_from_disk: scan it as a folder "
+                                 f"(`corpus-scan scan {local}` reads its .arrow files)")
             if raw not in hub_seen:
                 hub_seen.add(raw)
                 walker.sources.append(Source(raw, "hf"))

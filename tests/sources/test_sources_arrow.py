@@ -14,7 +14,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 
-from corpus_scan.documents import ReadOptions
+from corpus_scan.documents import InputError, ReadOptions
 from corpus_scan.sources import read_source
 from corpus_scan.sources.discover import discover
 from corpus_scan.sources.originals import read_records
@@ -129,6 +129,10 @@ def test_a_save_to_disk_folder_reads_its_arrow_files_and_skips_its_metadata(
         "dataset_dict.json", "dataset_info.json", "dataset_info.json", "state.json", "state.json"
     ]  # fmt: skip
     assert {s.reason for s in skipped} == {"datasets metadata (save_to_disk)"}
+    # through the hub path `datasets` refuses it: say what works instead
+    for folder in (tmp_path / "saved", tmp_path / "saved" / "train"):
+        with pytest.raises(InputError, match="scan it as a folder"):
+            discover([f"hf:{folder}"])
     # a state.json with no .arrow beside it is an ordinary JSON document
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "state.json").write_text(json.dumps({"text": "hello"}))
