@@ -81,12 +81,37 @@ def iter_chunks(fh: BinaryIO, declared: str | None = None) -> Iterator[bytes]:
             yield chunk
 
 
+class _Joined:
+    """Decoded pieces handed out joined, once they reach `CHUNK` bytes (and at the end)."""
+
+    __slots__ = ("parts", "size")
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def add(self, piece: bytes) -> bytes | None:
+        if piece:
+            self.parts.append(piece)
+            self.size += len(piece)
+            if self.size >= CHUNK:
+                return self.take()
+        return None
+
+    def take(self) -> bytes | None:
+        """Everything held (None if nothing): before an error is raised, and at the end."""
+        if not self.parts:
+            return None
+        joined = b"".join(self.parts)
+        self.parts, self.size = [], 0
+        return joined
+
+
 def _gzip_chunks(fh: BinaryIO, head: bytes) -> Iterator[bytes]:
     # wbits=31: gzip wrapper, so the CRC32 and size trailer of every member are verified.
     d = isal_zlib.decompressobj(wbits=31)
     member_has_input = True
-    out: list[bytes] = []
-    n_out = 0
+    out = _Joined()
     data = head
     while True:
         if not data:
@@ -99,8 +124,8 @@ def _gzip_chunks(fh: BinaryIO, head: bytes) -> Iterator[bytes]:
             if not data.startswith(_GZIP_MAGIC[: len(data)]):
                 while data:
                     if data.strip(b"\0"):
-                        if out:
-                            yield b"".join(out)
+                        if (rest := out.take()) is not None:
+                            yield rest
                         raise StreamError("trailing garbage after the last gzip member")
                     data = fh.read(_IN_CHUNK)
                 break
@@ -109,21 +134,17 @@ def _gzip_chunks(fh: BinaryIO, head: bytes) -> Iterator[bytes]:
         try:
             piece = d.decompress(data, CHUNK)
         except isal_zlib.error as e:
-            if out:
-                yield b"".join(out)
+            if (rest := out.take()) is not None:
+                yield rest
             raise StreamError(f"corrupt gzip data ({e})") from None
         data = d.unconsumed_tail
-        if piece:
-            out.append(piece)
-            n_out += len(piece)
-            if n_out >= CHUNK:
-                yield b"".join(out)
-                out, n_out = [], 0
+        if (chunk := out.add(piece)) is not None:
+            yield chunk
         if d.eof:
             data = d.unused_data + data
             member_has_input = False
-    if out:
-        yield b"".join(out)
+    if (rest := out.take()) is not None:
+        yield rest
     if member_has_input and not d.eof:
         raise StreamError("truncated gzip stream (unexpected end of file)")
 
@@ -134,8 +155,7 @@ def _zstd_chunks(fh: BinaryIO, head: bytes) -> Iterator[bytes]:
     # us tell a clean end of file from a truncated one; later frames get a fresh object.
     d = dctx.decompressobj(read_across_frames=False)
     in_frame = True
-    out: list[bytes] = []
-    n_out = 0
+    out = _Joined()
     data = head
     while True:
         if not data:
@@ -149,20 +169,16 @@ def _zstd_chunks(fh: BinaryIO, head: bytes) -> Iterator[bytes]:
         try:
             piece = d.decompress(piece_in)
         except zstandard.ZstdError as e:
-            if out:
-                yield b"".join(out)
+            if (rest := out.take()) is not None:
+                yield rest
             raise StreamError(f"corrupt zstd data ({e})") from None
-        if piece:
-            out.append(piece)
-            n_out += len(piece)
-            if n_out >= CHUNK:
-                yield b"".join(out)
-                out, n_out = [], 0
+        if (chunk := out.add(piece)) is not None:
+            yield chunk
         if d.eof:
             data = d.unused_data + data
             in_frame = False
-    if out:
-        yield b"".join(out)
+    if (rest := out.take()) is not None:
+        yield rest
     if in_frame and not d.eof:
         raise StreamError("truncated zstd stream (unexpected end of file)")
 
@@ -173,8 +189,7 @@ def _stdlib_chunks(
     """bz2/lzma decompressors: output capped per call (`max_length`), streams that follow
     one another decoded in turn, a stream cut short or corrupt reported after its data."""
     d = make()
-    out: list[bytes] = []
-    n_out = 0
+    out = _Joined()
     data = head
     while True:
         if d.eof:  # type: ignore[attr-defined]
@@ -182,12 +197,12 @@ def _stdlib_chunks(
             while not (pending := pending.lstrip(b"\0")):  # NUL padding (xz pads streams)
                 pending = fh.read(_IN_CHUNK)
                 if not pending:
-                    if out:
-                        yield b"".join(out)
+                    if (rest := out.take()) is not None:
+                        yield rest
                     return
             if not pending.startswith(magic[: len(pending)]):
-                if out:
-                    yield b"".join(out)
+                if (rest := out.take()) is not None:
+                    yield rest
                 raise StreamError(f"trailing garbage after the last {name} stream")
             d, data = make(), pending
         if d.needs_input and not data:  # type: ignore[attr-defined]
@@ -197,18 +212,14 @@ def _stdlib_chunks(
         try:
             piece = d.decompress(data, CHUNK)  # type: ignore[attr-defined]
         except (OSError, EOFError, lzma.LZMAError) as e:
-            if out:
-                yield b"".join(out)
+            if (rest := out.take()) is not None:
+                yield rest
             raise StreamError(f"corrupt {name} data ({e})") from None
         data = b""
-        if piece:
-            out.append(piece)
-            n_out += len(piece)
-            if n_out >= CHUNK:
-                yield b"".join(out)
-                out, n_out = [], 0
-    if out:
-        yield b"".join(out)
+        if (chunk := out.add(piece)) is not None:
+            yield chunk
+    if (rest := out.take()) is not None:
+        yield rest
     raise StreamError(f"truncated {name} stream (unexpected end of file)")
 
 
