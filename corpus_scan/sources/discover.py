@@ -77,6 +77,7 @@ _DOC_STEMS = frozenset(
 # What `datasets.save_to_disk` writes beside its `.arrow` files: metadata, not documents
 # (`dataset_dict.json` sits one folder up, beside the split folders).
 _DATASETS_META = frozenset({"state.json", "dataset_info.json"})
+_DATASETS_META_REASON = "datasets metadata file (beside its .arrow data)"
 _GLOB_CHARS = frozenset("*?[")
 _COMPRESSED = frozenset({".gz", ".zst", ".zstd", ".bz2", ".xz", ".lz4", ".zip"})
 
@@ -166,7 +167,7 @@ class _Walker:
         arrow_here = any(e.name.lower().endswith(".arrow") for e in entries)
         for entry in entries:
             if entry.name == "dataset_dict.json" or (arrow_here and entry.name in _DATASETS_META):
-                self.skipped.append(Skipped(entry.path, "datasets metadata (save_to_disk)"))
+                self.skipped.append(Skipped(entry.path, _DATASETS_META_REASON))
                 continue
             self.visit(entry.path, explicit=False)
 

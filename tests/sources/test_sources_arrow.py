@@ -128,7 +128,7 @@ def test_a_save_to_disk_folder_reads_its_arrow_files_and_skips_its_metadata(
     assert sorted(Path(s.path).name for s in skipped) == [
         "dataset_dict.json", "dataset_info.json", "dataset_info.json", "state.json", "state.json"
     ]  # fmt: skip
-    assert {s.reason for s in skipped} == {"datasets metadata (save_to_disk)"}
+    assert {s.reason for s in skipped} == {"datasets metadata file (beside its .arrow data)"}
     # through the hub path `datasets` refuses it: say what works instead
     for folder in (tmp_path / "saved", tmp_path / "saved" / "train"):
         with pytest.raises(InputError, match="scan it as a folder"):
