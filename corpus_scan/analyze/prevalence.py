@@ -181,3 +181,14 @@ METHOD_NOTES = {
     ),
     "delta-log": "delta method on the log scale, including the evaluation sample sizes",
 }
+
+# Why a report without --precision/--recall stays uncorrected, and how to correct it. Figures
+# measured on balanced labelled excerpts overstate precision on a corpus at natural balance,
+# where almost every flag competes with thousands of negatives: measure on the corpus itself.
+UNADJUSTED_NOTE = (
+    "No adjusted estimate: these are flagged counts, not corrected for the detector's errors. "
+    "To correct them (p_true = p_obs x precision / recall), pass --precision and --recall, with "
+    "--precision-n and --recall-n, best measured by labelling documents of this corpus "
+    "(audit.csv samples them across score bands): the figures measured on balanced labelled "
+    "excerpts (README model card) overstate precision at natural balance."
+)

@@ -15,7 +15,12 @@ from typing import Any
 from corpus_scan.analyze import audit as audit_mod
 from corpus_scan.analyze import markdown, report_html, sections
 from corpus_scan.analyze.common import first_row, open_db, resolve_run
-from corpus_scan.analyze.prevalence import METHOD_NOTES, check_rates, check_sample_sizes
+from corpus_scan.analyze.prevalence import (
+    METHOD_NOTES,
+    UNADJUSTED_NOTE,
+    check_rates,
+    check_sample_sizes,
+)
 from corpus_scan.analyze.queries import Table
 from corpus_scan.analyze.sections import ReportData, Section
 from corpus_scan.documents import InputError
@@ -99,6 +104,8 @@ def _header(data: ReportData, meta: dict[str, Any], precision, recall,
         note = METHOD_NOTES.get(adjusted, adjusted)
         lines.append(f"- adjusted with precision {precision} and recall {recall}{measured}; "
                      f"interval: {note}")
+    else:
+        lines.append(f"- {UNADJUSTED_NOTE}")
     lines += [
         "- every table below gives the SQL that produced it; run it with "
         f'`corpus-scan sql --db {meta["db"]} "..."`',

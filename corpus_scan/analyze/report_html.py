@@ -6,7 +6,7 @@ from typing import Any
 
 from corpus_scan.analyze import charts
 from corpus_scan.analyze.page import block, fmt, page, section, table
-from corpus_scan.analyze.prevalence import METHOD_NOTES
+from corpus_scan.analyze.prevalence import METHOD_NOTES, UNADJUSTED_NOTE
 from corpus_scan.analyze.sections import ReportData, Section
 from corpus_scan.analyze.text import esc, safe_href
 
@@ -94,12 +94,7 @@ def prevalence_part(data: ReportData, meta: dict[str, Any]) -> str:
         method = adj.dicts()[1]["interval"]
         parts += [block(adj), _p("Adjusted interval: " + esc(METHOD_NOTES.get(method, method)))]
     else:
-        parts.append(
-            _p(
-                "No adjusted estimate: pass --precision and --recall (from `corpus-scan eval`) "
-                "to correct for detector errors (p_true = p_obs x precision / recall)."
-            )
-        )
+        parts.append(_p(esc(UNADJUSTED_NOTE)))
     by_source = data["prevalence_by_source"]
     if by_source.rows:
         fig = charts.rate_bars(by_source.dicts(), "source", "Prevalence by source (95% interval)")

@@ -257,3 +257,16 @@ def test_report_cli_passes_the_evaluation_sample_sizes(synth_db: Path, tmp_path:
     assert METHOD_NOTES["delta-log"] not in without
     res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "c"), "--recall-n", "271"])
     assert res.exit_code != 0 and "give both --precision-n and --recall-n" in res.output
+
+
+def test_an_unadjusted_report_says_how_to_correct_it(synth_db: Path, tmp_path: Path) -> None:
+    """Without --precision/--recall the counts are raw: both files say so and how to fix it;
+    with them, neither carries the note."""
+    plain = report(synth_db, tmp_path / "plain")
+    md = (tmp_path / "plain" / "summary.md").read_text(encoding="utf-8")
+    html = plain.index_html.read_text(encoding="utf-8")
+    for text in (md, html):
+        assert "No adjusted estimate" in text and "overstate precision at natural balance" in text
+    report(synth_db, tmp_path / "adj", precision=0.8, recall=0.7)
+    for name in ("summary.md", "index.html"):
+        assert "No adjusted estimate" not in (tmp_path / "adj" / name).read_text(encoding="utf-8")
