@@ -215,15 +215,11 @@ def _run_pool(
             if broken or any(isinstance(f.exception(), BrokenProcessPool) for f in done):
                 broken = True
                 done, _ = wait(running)  # a broken pool fails every pending future
-            results = []
-            for fut in done:
-                unit = running.pop(fut)
-                if isinstance(fut.exception(), BrokenProcessPool):
-                    lost.append(unit)
-                else:
-                    results.append(fut.result())
+            results = _collect(done, running, lost)
             if not broken:  # before yielding: workers keep scanning while the caller commits
                 broken = not _refill(pool, running, state, job, workers)
+                if broken:  # it broke meanwhile: what is still in flight is done or lost
+                    results += _collect(wait(running)[0], running, lost)
             yield from results
         if broken and not lost:
             state.idle_breaks += 1
@@ -243,6 +239,20 @@ def _run_pool(
         finished = True
     finally:
         started.close(kill=not finished)
+
+
+def _collect(done: set[Future], running: dict[Future, WorkUnit],
+             lost: list[WorkUnit]) -> list[ShardResult]:
+    """Take finished futures out of `running`: their results, and (into `lost`) the units
+    whose worker died under them."""
+    results = []
+    for fut in done:
+        unit = running.pop(fut)
+        if isinstance(fut.exception(), BrokenProcessPool):
+            lost.append(unit)
+        else:
+            results.append(fut.result())
+    return results
 
 
 def _refill(

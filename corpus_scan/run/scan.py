@@ -21,7 +21,7 @@ from corpus_scan.detect.cascade import DetectorConfig, get_cascade
 from corpus_scan.documents import InputError, ReadOptions, Skipped, Source
 from corpus_scan.run.executor import Job, run_local, run_processes, start_pool
 from corpus_scan.run.progress import ScanProgress
-from corpus_scan.run.units import WorkUnit, merge_parts, plan_units
+from corpus_scan.run.units import WorkUnit, lost_result, merge_parts, plan_units
 from corpus_scan.sources import discover
 from corpus_scan.store.parts import ShardResult
 from corpus_scan.store.spill import (
@@ -194,7 +194,9 @@ def scan(
 
 
 def _whole_shards(units: list[WorkUnit], results: Iterable[ShardResult]) -> Iterator[ShardResult]:
-    """Merge the parts of split shards; a shard is committed only once all parts are back."""
+    """Merge the parts of split shards; a shard is committed only once all parts are back.
+    One whose parts did not all come back when the executor is done is committed failed, so
+    a scan never reports `done` without it (an executor that lost a unit did exactly that)."""
     expected = {u.shard_id: u.n_parts for u in units}
     parts: dict[int, list[ShardResult]] = {}
     for result in results:
@@ -202,6 +204,11 @@ def _whole_shards(units: list[WorkUnit], results: Iterable[ShardResult]) -> Iter
         got.append(result)
         if len(got) == expected[result.shard_id]:
             yield merge_parts(parts.pop(result.shard_id))
+    for shard_id, got in parts.items():
+        unit = next(u for u in units if u.shard_id == shard_id)
+        yield lost_result(unit, f"{unit.source.path}: only {len(got)} of {unit.n_parts} parts "
+                          "came back from the workers; nothing of it was counted (re-run the "
+                          "scan to retry it)")
 
 
 # A group of finished shards commits in one transaction once it holds this many shards, rows
