@@ -153,7 +153,7 @@ def scan(
                     results = run_processes(units, job, bar.tick, workers, pool)
                 else:
                     results = run_local(units, job, bar.tick)
-                for group in _commit_groups(_whole_shards(units, results)):
+                for group in _commit_groups(_whole_shards(units, results, job.limit is None)):
                     store.commit_shards(run_id, group)
                     committed += len(group)
                     for _ in group:
@@ -193,20 +193,27 @@ def scan(
         remove_spill_dir(spill_dir)
 
 
-def _whole_shards(units: list[WorkUnit], results: Iterable[ShardResult]) -> Iterator[ShardResult]:
+def _whole_shards(
+    units: list[WorkUnit], results: Iterable[ShardResult], expect_all: bool = True
+) -> Iterator[ShardResult]:
     """Merge the parts of split shards; a shard is committed only once all parts are back.
-    One whose parts did not all come back when the executor is done is committed failed, so
-    a scan never reports `done` without it (an executor that lost a unit did exactly that)."""
-    expected = {u.shard_id: u.n_parts for u in units}
+    When the executor is done, a shard with parts missing, or (`expect_all`: no --limit
+    stopped the scan early) with none back at all, is committed failed: a scan never reports
+    `done` without it (an executor that lost a unit once did exactly that)."""
+    expected = {u.shard_id: u for u in units}
     parts: dict[int, list[ShardResult]] = {}
+    merged: set[int] = set()
     for result in results:
         got = parts.setdefault(result.shard_id, [])
         got.append(result)
-        if len(got) == expected[result.shard_id]:
+        if len(got) == expected[result.shard_id].n_parts:
+            merged.add(result.shard_id)
             yield merge_parts(parts.pop(result.shard_id))
-    for shard_id, got in parts.items():
-        unit = next(u for u in units if u.shard_id == shard_id)
-        yield lost_result(unit, f"{unit.source.path}: only {len(got)} of {unit.n_parts} parts "
+    for shard_id, unit in expected.items():
+        got = parts.get(shard_id, [])
+        if shard_id in merged or not (got or expect_all):
+            continue
+        yield lost_result(unit, f"{unit.source.path}: only {len(got)} of {unit.n_parts} part(s) "
                           "came back from the workers; nothing of it was counted (re-run the "
                           "scan to retry it)")
 

@@ -62,4 +62,9 @@ def test_a_shard_missing_a_part_is_committed_failed_not_dropped() -> None:
     part = ShardResult(0, src.path, "jsonl", None, 1, 0.0, n_docs=5)
     [got] = list(_whole_shards(units, iter([part])))
     assert got.status == "failed" and got.lost and got.n_docs == 0
-    assert "only 1 of 2 parts came back" in (got.error or "")
+    assert "only 1 of 2 part(s) came back" in (got.error or "")
+    # a whole shard that never came back is failed too, unless --limit stopped the scan
+    lone = [WorkUnit(1, Source("small.jsonl", "jsonl", None, 1, 0.0))]
+    [gone] = list(_whole_shards(lone, iter([])))
+    assert gone.status == "failed" and "only 0 of 1 part(s)" in (gone.error or "")
+    assert list(_whole_shards(lone, iter([]), expect_all=False)) == []
