@@ -8,8 +8,8 @@ torch loaded) re-imports this script as `__mp_main__`:
   TEXT dies on the spot (`os._exit(13)`: no cleanup, no result, like a segfault or the OOM
   killer). With CS_CRASH_TOKEN=PATH it dies only while PATH exists, and removes it first
   (a one-off crash); without it, every time.
-* CS_UNIT_BYTES=N: shards larger than N bytes are split into work units (the default
-  threshold is 64 MB, far above test corpora), so small corpora exercise split shards.
+* CS_UNIT_BYTES=N: shards larger than N bytes are split into work units by size alone (the
+  default threshold is 64 MB, far above test corpora), so small corpora exercise split shards.
 * CS_SPILL_ROWS=N: workers write candidate rows to spill files every N candidates
   (`store.spill`; the default is 2,048, far above test corpora).
 * CS_PAUSE_FILE=PATH (the scanning process): after committing its first shard, with the
@@ -63,7 +63,8 @@ if _MARKER:
 if _SPILL_ROWS:
     shard_module.SPILL_ROWS = int(_SPILL_ROWS)
 if _UNIT_BYTES:
-    scan_module.plan_units = functools.partial(plan_units, unit_bytes=int(_UNIT_BYTES))
+    scan_module.plan_units = functools.partial(plan_units, unit_bytes=int(_UNIT_BYTES),
+                                             by_share=False)
 
 
 def _pausing(commit):

@@ -80,7 +80,8 @@ def test_a_split_shard_spills_from_both_parts(tmp_path: Path,
     from corpus_scan.run.units import plan_units
 
     monkeypatch.setattr(scan_module, "plan_units",
-                        lambda items, workers: plan_units(items, workers, unit_bytes=1000))
+                        lambda items, workers: plan_units(items, workers, unit_bytes=1000,
+                                                          by_share=False))
     db = tmp_path / "split.duckdb"
     scan([str(root)], db, detector=LEXICAL, read_options=OPTS, workers=2)
     assert tables(db) == tables(whole) and passages(db) == passages(whole)

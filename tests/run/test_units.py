@@ -88,3 +88,36 @@ def test_plan_splits_only_big_splittable_shards(tmp_path: Path) -> None:
         by_shard[Path(u.source.path).name] = u.n_parts
     assert by_shard == {"big.jsonl": 4, "small.jsonl": 1, "doc.txt": 1}
     assert len(plan_units(list(enumerate(sources)), workers=1, unit_bytes=50_000)) == 3
+
+
+def _parts(sources, workers: int, unit_bytes: int) -> dict[str, int]:
+    units = plan_units(list(enumerate(sources)), workers=workers, unit_bytes=unit_bytes)
+    return {Path(u.source.path).name: u.n_parts for u in units}
+
+
+def test_json_lines_shards_split_only_beyond_a_workers_share(tmp_path: Path) -> None:
+    # a JSON lines part decompresses the whole stream: two big files on two workers are
+    # cheaper whole (one each) than as four parts that each decompress a whole file
+    a = write_jsonl(tmp_path / "a.jsonl.gz", _records(3000), gz=True)
+    b = write_jsonl(tmp_path / "b.jsonl.gz", _records(3000), gz=True)
+    small = write_jsonl(tmp_path / "small.jsonl.gz", _records(30), gz=True)
+    (sa, sb, ss), _ = discover([str(a), str(b), str(small)])
+    unit = max(1, sa.size // 10)
+    assert _parts([sa, sb], workers=2, unit_bytes=unit) == {"a.jsonl.gz": 1, "b.jsonl.gz": 1}
+    # alone, or beside a small file, a big one is still split so that both workers work
+    assert _parts([sa], workers=2, unit_bytes=unit) == {"a.jsonl.gz": 2}
+    assert _parts([sa, ss], workers=2, unit_bytes=unit) == {"a.jsonl.gz": 2, "small.jsonl.gz": 1}
+    # with more workers than files, each file takes its share of them
+    assert _parts([sa, sb], workers=4, unit_bytes=unit) == {"a.jsonl.gz": 2, "b.jsonl.gz": 2}
+
+
+def test_parquet_shards_split_by_size_whatever_the_share(tmp_path: Path) -> None:
+    # Parquet parts are disjoint row groups: splitting costs nothing, so size alone decides
+    paths = []
+    for name in ("a", "b"):
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(pa.Table.from_pylist(_records(3000)), path, row_group_size=100)
+        paths.append(str(path))
+    sources, _ = discover(paths)
+    unit = max(1, sources[0].size // 10)
+    assert _parts(sources, workers=2, unit_bytes=unit) == {"a.parquet": 2, "b.parquet": 2}
