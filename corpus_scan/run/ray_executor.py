@@ -6,6 +6,12 @@ order, report progress through `on_progress(docs, bytes)`.
 Only the calling process ever opens the DuckDB file; actors hand back ShardResults (plain,
 picklable data) through Ray's object store.
 
+Candidate rows do not wait in an actor's memory for its shard to finish (`store.spill`). On
+this machine actors write them to the run's spill folder, as the local workers do. On a
+cluster (`ship_spills`, the default with `address`) that folder may not exist on the actor's
+node, so an actor holds each chunk of `SPILL_ROWS` candidates only until the caller's next poll
+(every POLL_SECONDS), which takes it and writes it to the spill folder on the caller's side.
+
 Each actor builds the detector (`get_cascade`) once in its constructor, so models load once per
 worker, not once per shard. An actor runs one shard at a time and, being a two-thread actor,
 also answers progress polls while it works, so the caller sees per-batch progress. An actor
@@ -23,6 +29,8 @@ its unit is retried once, and a second death marks that shard failed with nothin
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import logging
 import os
 import shutil
@@ -36,6 +44,7 @@ from typing import Any
 
 from corpus_scan.documents import InputError, Source
 from corpus_scan.run.executor import Job, OnProgress
+from corpus_scan.run.shipped_spills import ShippedSpills
 from corpus_scan.run.units import WorkUnit, lost_result
 from corpus_scan.store.parts import ShardResult
 
@@ -88,7 +97,7 @@ def _import_ray() -> Any:
 class _ShardWorker:
     """Body of the Ray actor (wrapped with `ray.remote` at run time, so ray stays optional)."""
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, ship_spills: bool = False) -> None:
         from corpus_scan.detect.cascade import get_cascade
 
         # One CPU per actor (num_cpus=1): one torch thread, as in run_processes' workers
@@ -96,6 +105,8 @@ class _ShardWorker:
         os.environ.setdefault("CORPUS_SCAN_TORCH_THREADS", "1")
         self._lock = threading.Lock()
         self._ticks: dict[tuple[int, int], list[int]] = {}  # unit key -> [docs, bytes] unpolled
+        self._ship = ship_spills
+        self._chunks: dict[tuple[int, int], list[tuple[str, dict]]] = {}  # key -> (name, rows)
         get_cascade(job.detector)  # models load once per actor, before the first shard
 
     def run(self, unit: WorkUnit, job: Job, limit: int | None) -> ShardResult:
@@ -110,6 +121,16 @@ class _ShardWorker:
                 acc[1] += nbytes
 
         kwargs: dict[str, Any] = {"limit": limit, "progress": tick, "spill_dir": job.spill_dir}
+        if self._ship:
+            numbers = itertools.count()
+
+            def hold(rows: dict[str, dict[str, list]]) -> str:
+                name = f"ray-chunk:{unit.shard_id}:{unit.part}:{next(numbers)}"
+                with self._lock:
+                    self._chunks.setdefault(key, []).append((name, rows))
+                return name
+
+            kwargs.update(spill_dir=None, spill_sink=hold)
         if unit.n_parts > 1:
             kwargs["part"] = (unit.part, unit.n_parts)
         return process_shard(unit.source, unit.shard_id, job.read_options, job.detector, **kwargs)
@@ -118,6 +139,12 @@ class _ShardWorker:
         with self._lock:
             ticks, self._ticks = self._ticks, {}
         return ticks
+
+    def take_chunks(self) -> dict[tuple[int, int], list[tuple[str, dict]]]:
+        """The row chunks held since the last call (`ship_spills`), oldest first."""
+        with self._lock:
+            chunks, self._chunks = self._chunks, {}
+        return chunks
 
 
 def _crashed(unit: WorkUnit, exc: BaseException) -> ShardResult:
@@ -145,10 +172,14 @@ def run_ray(
     address: str | None = None,
     *,
     temp_dir: str | None = None,
+    ship_spills: bool | None = None,
 ) -> Iterator[ShardResult]:
     """Run `process_shard` for every work unit on `workers` Ray actors; yield one ShardResult
     per unit as it finishes (the caller merges the parts of split shards, as for
     `run_processes`). Items may be WorkUnits or plain (shard_id, Source) pairs (whole shards).
+
+    `ship_spills` (default: True with `address`): actors hand their candidate row chunks to
+    this process, which writes them to `job.spill_dir`, instead of writing there themselves.
 
     With `job.limit` set, units run one after another (on one actor) so the limit is honoured
     exactly across shards, as `run_local` does.
@@ -189,12 +220,15 @@ def run_ray(
             signal.raise_signal(held[0])
         started_here = True
 
+    ship = (address is not None if ship_spills is None else ship_spills) and bool(job.spill_dir)
+    actor_job = dataclasses.replace(job, spill_dir=None) if ship else job
     actor_cls = ray.remote(num_cpus=1, max_concurrency=2, max_restarts=0)(_ShardWorker)
     n_actors = 1 if job.limit is not None else min(workers, len(units))
     actors: list[Any] = []
     try:
-        actors = [actor_cls.remote(job) for _ in range(n_actors)]
-        yield from _drive(ray, actor_cls, actors, units, job, on_progress)
+        actors = [actor_cls.remote(actor_job, ship) for _ in range(n_actors)]
+        chunks = ShippedSpills(ray, str(job.spill_dir)) if ship else None
+        yield from _drive(ray, actor_cls, actors, units, actor_job, on_progress, chunks)
     finally:
         for actor in actors:
             try:
@@ -214,6 +248,7 @@ def _drive(
     units: list[WorkUnit],
     job: Job,
     on_progress: OnProgress,
+    chunks: ShippedSpills | None = None,
 ) -> Iterator[ShardResult]:
     from ray.exceptions import RayActorError, WorkerCrashedError
 
@@ -230,21 +265,31 @@ def _drive(
             actor, unit = idle.pop(), todo.pop()
             running[actor.run.remote(unit, job, remaining)] = (actor, unit)
             reported[(unit.shard_id, unit.part)] = [0, 0]
+            if chunks is not None:
+                chunks.start((unit.shard_id, unit.part))
 
     submit()
     while running:
         ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_SECONDS)
         if not ready or time.monotonic() - last_poll >= POLL_SECONDS:
             _poll(ray, running, reported, on_progress)
+            if chunks is not None:
+                chunks.fetch(actor for actor, _ in running.values())
             last_poll = time.monotonic()
         for ref in ready:
             actor, unit = running.pop(ref)
             key = (unit.shard_id, unit.part)
             try:
                 result: ShardResult = ray.get(ref)
+                if chunks is not None:
+                    chunks.fetch([actor])
+                    result = chunks.settle(unit, result)
             except (RayActorError, WorkerCrashedError) as exc:
+                if chunks is not None:
+                    chunks.discard(key)
                 actors.remove(actor)
-                actor = actor_cls.remote(job)  # a fresh actor takes the dead one's place
+                # a fresh actor takes the dead one's place
+                actor = actor_cls.remote(job, chunks is not None)
                 actors.append(actor)
                 crashes[key] = crashes.get(key, 0) + 1
                 if crashes[key] < 2:  # once may be bad luck (OOM next door): retry it next

@@ -82,8 +82,9 @@ def scan(
     config["lexicon_hash"] = cascade.lexicon_hash
     config_hash = _hash(config)
     parallel = (workers > 1 or executor == "ray") and limit is None
-    # Ray actors spill too when Ray runs on this machine; a cluster's may not see this folder
-    spill_dir = _spill_dir(db) if executor == "local" or not ray_address else None
+    # workers and local Ray actors write here; a cluster's actors hand their rows to this
+    # process, which writes them here (`run.shipped_spills`)
+    spill_dir = _spill_dir(db)
     job = Job(read_options, detector, limit, str(spill_dir) if spill_dir else None)
     pool = None
     planned = plan_units(list(enumerate(sources)), workers)

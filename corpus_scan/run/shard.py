@@ -20,6 +20,10 @@ from corpus_scan.store.parts import (
 from corpus_scan.store.spill import SPILL_ROWS, write_spill
 
 Progress = Callable[[int, int], None]  # (docs, bytes) read since the last call
+# takes a chunk of rows ({"candidates": cols, "passages": cols}) off the worker's hands and
+# names it; the name goes into ShardResult.spills in its place (the Ray executor on a cluster
+# ships chunks to the scanning process, which writes them to its own spill folder)
+SpillSink = Callable[[dict[str, dict[str, list]]], str]
 
 
 def process_shard(
@@ -32,9 +36,17 @@ def process_shard(
     progress: Progress | None = None,
     part: tuple[int, int] = (0, 1),
     spill_dir: str | None = None,
+    spill_sink: SpillSink | None = None,
 ) -> ShardResult:
     """Read and score one shard. Unexpected errors mark the shard failed instead of the run.
-    With `spill_dir`, candidate rows go to files there every `SPILL_ROWS` (`store.spill`)."""
+    With `spill_dir`, candidate rows go to files there every `SPILL_ROWS` (`store.spill`);
+    with `spill_sink` instead, every `SPILL_ROWS` they are handed to it."""
+    if spill_sink is None and spill_dir is not None:
+        folder = spill_dir
+
+        def spill_sink(rows: dict[str, dict[str, list]]) -> str:
+            return write_spill(folder, shard_id, part[0], rows)
+
     cascade = get_cascade(detector)
     result = ShardResult.for_source(shard_id, source, started_at=time.time())
     try:
@@ -49,8 +61,8 @@ def process_shard(
                 result.status = "limited"
             _count(result, batch)
             _score(result, cascade, batch, shard_id, source.path)
-            if spill_dir is not None and len(result.candidates["row"]) >= SPILL_ROWS:
-                _spill(result, spill_dir, part[0])
+            if spill_sink is not None and len(result.candidates["row"]) >= SPILL_ROWS:
+                _spill(result, spill_sink)
             if progress is not None:
                 progress(len(batch), batch.n_bytes)
             if result.status == "limited":
@@ -64,9 +76,9 @@ def process_shard(
     return result
 
 
-def _spill(result: ShardResult, folder: str, part: int) -> None:
+def _spill(result: ShardResult, sink: SpillSink) -> None:
     rows = {"candidates": result.candidates, "passages": result.passages}
-    result.spills.append(write_spill(folder, result.shard_id, part, rows))
+    result.spills.append(sink(rows))
     result.candidates = {name: [] for name in CANDIDATE_COLUMNS}
     result.passages = {name: [] for name in PASSAGE_COLUMNS}
 

@@ -1,0 +1,66 @@
+"""Candidate row chunks that Ray actors on other machines hand to the scanning process.
+
+An actor on a cluster node may not see the run's spill folder (`store.spill`), which lives
+beside the database on the caller's machine. With `ship_spills`, an actor keeps each chunk of
+`SPILL_ROWS` candidates it would have written there, under a name it puts in its
+ShardResult.spills, until the caller takes it (`_ShardWorker.take_chunks`, every poll and
+once more when the unit's result arrives). The caller writes each chunk to its own spill
+folder and, when the result arrives, puts the file paths in place of the names. An actor
+thus holds at most the chunks of one poll interval, and the caller none in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from corpus_scan.run.units import WorkUnit, lost_result
+from corpus_scan.store.parts import ShardResult
+from corpus_scan.store.spill import delete_spills, write_spill
+
+Key = tuple[int, int]  # (shard_id, part)
+
+
+class ShippedSpills:
+    """The chunk files of the units running now, by unit and by the name the actor gave."""
+
+    def __init__(self, ray: Any, folder: str) -> None:
+        self._ray = ray
+        self._folder = folder
+        self._files: dict[Key, dict[str, str]] = {}
+
+    def start(self, key: Key) -> None:
+        self.discard(key)  # a retried unit starts from nothing
+        self._files[key] = {}
+
+    def fetch(self, actors: Iterable[Any]) -> None:
+        """Take the chunks these actors hold and write them to the spill folder."""
+        from ray.exceptions import RayActorError, WorkerCrashedError
+
+        for ref in [actor.take_chunks.remote() for actor in actors]:
+            try:
+                held = self._ray.get(ref)
+            except (RayActorError, WorkerCrashedError):
+                continue  # a dead actor: its unit's own result reports the death
+            for key, chunks in held.items():
+                files = self._files.get(key)
+                if files is None:
+                    continue  # a unit given up on (its actor died)
+                for name, rows in chunks:
+                    files[name] = write_spill(self._folder, key[0], key[1], rows)
+
+    def settle(self, unit: WorkUnit, result: ShardResult) -> ShardResult:
+        """The result with file paths in place of chunk names (call `fetch` on its actor
+        first). A chunk that never arrived fails the unit with nothing of it counted."""
+        files = self._files.pop((unit.shard_id, unit.part), {})
+        missing = [name for name in result.spills if name not in files]
+        if missing:
+            delete_spills(list(files.values()))
+            return lost_result(unit, f"{unit.source.path}: {len(missing)} chunk(s) of candidate "
+                                     "rows did not come back from the Ray worker; nothing of "
+                                     "this shard was counted (re-run the scan to retry it)")
+        result.spills = [files[name] for name in result.spills]
+        return result
+
+    def discard(self, key: Key) -> None:
+        delete_spills(list(self._files.pop(key, {}).values()))
