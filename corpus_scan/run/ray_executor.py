@@ -282,7 +282,7 @@ def _drive(
             try:
                 result: ShardResult = ray.get(ref)
                 if chunks is not None:
-                    chunks.fetch([actor])
+                    chunks.fetch([actor], finished=actor)
                     result = chunks.settle(unit, result)
             except (RayActorError, WorkerCrashedError) as exc:
                 if chunks is not None:

@@ -19,6 +19,7 @@ from corpus_scan.store.parts import ShardResult
 from corpus_scan.store.spill import delete_spills, write_spill
 
 Key = tuple[int, int]  # (shard_id, part)
+POLL_TIMEOUT = 1.0  # seconds a poll waits for the actors' answers
 
 
 class ShippedSpills:
@@ -28,26 +29,41 @@ class ShippedSpills:
         self._ray = ray
         self._folder = folder
         self._files: dict[Key, dict[str, str]] = {}
+        self._pending: dict[Any, Any] = {}  # take_chunks answer -> the actor asked
 
     def start(self, key: Key) -> None:
         self.discard(key)  # a retried unit starts from nothing
         self._files[key] = {}
 
-    def fetch(self, actors: Iterable[Any]) -> None:
-        """Take the chunks these actors hold and write them to the spill folder."""
+    def fetch(self, actors: Iterable[Any], *, finished: Any = None) -> None:
+        """Ask these actors for the chunks they hold and write what has come back. An answer
+        that takes over POLL_TIMEOUT seconds is collected at a later call, never dropped.
+        `finished`: an actor whose unit has just returned, whose every answer is awaited."""
+        for actor in actors:
+            self._pending[actor.take_chunks.remote()] = actor
+        if not self._pending:
+            return
+        ready, _ = self._ray.wait(list(self._pending), num_returns=len(self._pending),
+                                  timeout=POLL_TIMEOUT)
+        if finished is not None:  # its run is over, so its answers are on their way
+            ready += [ref for ref, a in self._pending.items() if a == finished and ref not in ready]
+        for ref in ready:
+            del self._pending[ref]
+            self._write(ref)
+
+    def _write(self, ref: Any) -> None:
         from ray.exceptions import RayActorError, WorkerCrashedError
 
-        for ref in [actor.take_chunks.remote() for actor in actors]:
-            try:
-                held = self._ray.get(ref)
-            except (RayActorError, WorkerCrashedError):
-                continue  # a dead actor: its unit's own result reports the death
-            for key, chunks in held.items():
-                files = self._files.get(key)
-                if files is None:
-                    continue  # a unit given up on (its actor died)
-                for name, rows in chunks:
-                    files[name] = write_spill(self._folder, key[0], key[1], rows)
+        try:
+            held = self._ray.get(ref)
+        except (RayActorError, WorkerCrashedError):
+            return  # a dead actor: its unit's own result reports the death
+        for key, chunks in held.items():
+            files = self._files.get(key)
+            if files is None:
+                continue  # a unit given up on (its actor died)
+            for name, rows in chunks:
+                files[name] = write_spill(self._folder, key[0], key[1], rows)
 
     def settle(self, unit: WorkUnit, result: ShardResult) -> ShardResult:
         """The result with file paths in place of chunk names (call `fetch` on its actor

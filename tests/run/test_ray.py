@@ -361,3 +361,40 @@ def test_a_chunk_that_never_arrives_fails_the_unit(tmp_path: Path) -> None:
     settled = spills.settle(unit, result)
     assert settled.status == "failed" and settled.lost and settled.n_docs == 0
     assert "did not come back from the Ray worker" in settled.error
+
+
+def test_a_slow_answer_is_collected_later_not_dropped(ray_session, tmp_path: Path) -> None:
+    """An actor that answers `take_chunks` after the poll stopped waiting: its chunk is
+    written at the next poll (the answer was kept), and settle finds it."""
+    from corpus_scan.run.shipped_spills import POLL_TIMEOUT, ShippedSpills
+    from corpus_scan.run.units import WorkUnit
+    from corpus_scan.store.parts import ShardResult
+    from corpus_scan.store.spill import read_spills
+
+    class Slow:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def take_chunks(self):  # type: ignore[no-untyped-def]
+            import time
+
+            self.calls += 1
+            if self.calls == 1:
+                time.sleep(POLL_TIMEOUT * 2)
+                return {(0, 0): [("ray-chunk:0:0:0", {"candidates": {"row": [7]}})]}
+            return {}
+
+    actor = ray.remote(Slow).remote()
+    (source,), _ = discover([str(write_jsonl(tmp_path / "a.jsonl", [{"text": "x"}]))])
+    folder = tmp_path / "spill"
+    folder.mkdir()
+    spills = ShippedSpills(ray, str(folder))
+    spills.start((0, 0))
+    spills.fetch([actor])  # gives up waiting after POLL_TIMEOUT
+    assert list(folder.iterdir()) == []
+    spills.fetch([actor], finished=actor)  # the unit returned: every answer is awaited
+    result = spills.settle(WorkUnit(0, source),
+                           ShardResult.for_source(0, source, spills=["ray-chunk:0:0:0"]))
+    assert result.status == "done" and len(result.spills) == 1
+    assert list(read_spills(result.spills)) == [{"candidates": {"row": [7]}}]
+    ray.kill(actor)
