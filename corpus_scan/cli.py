@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -85,14 +85,20 @@ def scan(
         hf_config=config,
         hf_split=split,
     )
-    det = DetectorConfig(
-        lexicon_dir=str(lexicon_dir.resolve()) if lexicon_dir else None,
-        window=window,
-        scorer=detector,
-        device=device,
-        threshold=threshold,
-        head_dir=str(head.resolve()) if head else None,
-    )
+    try:
+        det = DetectorConfig(
+            lexicon_dir=str(lexicon_dir.resolve()) if lexicon_dir else None,
+            window=window,
+            scorer=detector,
+            device=device,
+            threshold=threshold,
+            head_dir=str(head.resolve()) if head else None,
+        )
+    except InputError as exc:
+        _fail(str(exc))
+    if write_filtered is not None and limit is not None:
+        _fail("--write-filtered needs a complete scan: drop --limit (or run `filter` later "
+              "on a scan without it)")
     report = run_interruptible(
         f"{db}: scan interrupted, its run marked interrupted",
         run_scan,
@@ -109,14 +115,19 @@ def scan(
     )
     from corpus_scan.run.summary import print_summary, summary_dict
 
-    if as_json:
-        print(json.dumps(summary_dict(report), default=str, indent=2))
-    else:
+    summary = summary_dict(report)
+    if not as_json:
         print_summary(report, console)
+    if write_filtered is not None and not report.failed:
+        written = _run_filter(db, write_filtered)
+        if as_json:  # one JSON document on stdout: the filter's summary goes inside it
+            summary["filter"] = _filter_dict(written)
+        else:
+            _print_filter(written)
+    if as_json:
+        print(json.dumps(summary, default=str, indent=2))
     if report.failed:
         raise typer.Exit(1)
-    if write_filtered is not None:
-        filter_(db=db, out=write_filtered)
 
 
 @app.command()
@@ -184,24 +195,38 @@ def filter_(
     run: Annotated[
         int | None, typer.Option("--run", help="run id (default: the latest finished run)")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Write filtered (drop), isolated (keep) or annotated shards from the stored scores,
     one output shard per input shard (none for a shard left empty), plus manifest.json. No
     rescan, no re-scoring."""
+    report = _run_filter(db, out, mode=mode, threshold=threshold, fmt=format,
+                         upsample_accepting=upsample_accepting, overwrite=overwrite, run_id=run)
+    if as_json:
+        print(json.dumps(_filter_dict(report), default=str, indent=2))
+    else:
+        _print_filter(report)
+
+
+def _run_filter(db: Path, out: Path, **options: Any) -> Any:
     from corpus_scan.shards import filter_shards
 
-    report = run_interruptible(
-        f"{out}: filter interrupted, no shard left half-written",
-        filter_shards,
-        db,
-        out,
-        mode=mode,
-        threshold=threshold,
-        fmt=format,
-        upsample_accepting=upsample_accepting,
-        overwrite=overwrite,
-        run_id=run,
+    return run_interruptible(
+        f"{out}: filter interrupted, no shard left half-written", filter_shards, db, out,
+        **options,
     )
+
+
+def _filter_dict(report: Any) -> dict[str, Any]:
+    return {
+        "run_id": report.run_id, "mode": report.mode, "out": str(report.out),
+        "manifest": str(report.manifest), "format": report.fmt,
+        "threshold": report.threshold, "flag_rule": report.flag_rule,
+        **report.totals, "seconds": round(report.seconds, 3),
+    }
+
+
+def _print_filter(report: Any) -> None:
     t = report.totals
     table = Table(
         title=f"corpus-scan filter: run {report.run_id}, mode {report.mode}", show_header=False

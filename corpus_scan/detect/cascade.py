@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from corpus_scan.detect.base import Candidate, Scorer, Verdict
-from corpus_scan.documents import DocBatch
+from corpus_scan.documents import DocBatch, InputError
+
+SCORERS = ("cascade", "minilm", "static", "lexical")
+
+
+def check_device(device: str) -> None:
+    """auto | cpu | cuda | cuda:N, else a one-line InputError (before any model loads)."""
+    if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
+        raise InputError(f"--device must be auto, cpu, cuda or cuda:N, not {device!r}")
 
 
 @dataclass(frozen=True)
@@ -19,6 +28,19 @@ class DetectorConfig:
     device: str = "auto"
     threshold: float | None = None  # None: the scorer's calibrated default
     head_dir: str | None = None  # None: the head shipped with corpus-scan
+
+    def __post_init__(self) -> None:
+        # a bad value fails here, in one line, not as a traceback from a worker or a model
+        if self.scorer not in SCORERS:
+            raise InputError(f"unknown detector {self.scorer!r}; choose one of "
+                             f"{', '.join(SCORERS)}")
+        if not isinstance(self.window, int) or self.window < 1:
+            raise InputError(f"--window must be a positive number of characters, not "
+                             f"{self.window!r}")
+        check_device(self.device)
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise InputError(f"--threshold must lie between 0 and 1 (scores are "
+                             f"probabilities), not {self.threshold:g}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from corpus_scan.detect.base import Candidate, Passage, Scorer, Verdict
+from corpus_scan.detect.cascade import SCORERS, check_device
 from corpus_scan.detect.classify import Head, load_head
 from corpus_scan.detect.embed import (
     PROBE_TOLERANCE,
@@ -40,7 +41,7 @@ from corpus_scan.detect.features import (
 from corpus_scan.detect.passages import make_passages
 from corpus_scan.documents import InputError
 
-SCORER_NAMES = ("cascade", "minilm", "static", "lexical")
+SCORER_NAMES = SCORERS
 _WARNED: set[str] = set()
 
 
@@ -278,7 +279,8 @@ def load_scorer(name: str = "cascade", device: str = "auto",
     """cascade (default) | minilm | static | lexical. Loads models once per process.
     `head_dir`: a head written by `corpus-scan train --out DIR` instead of the shipped one."""
     if name not in SCORER_NAMES:
-        raise ValueError(f"unknown scorer {name!r}; choose one of {', '.join(SCORER_NAMES)}")
+        raise InputError(f"unknown detector {name!r}; choose one of {', '.join(SCORER_NAMES)}")
+    check_device(device)
     if name == "lexical":
         if head_dir is not None:
             raise InputError("--head applies to the cascade, minilm and static detectors; "

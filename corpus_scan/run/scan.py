@@ -46,6 +46,8 @@ class ScanReport:
     seconds: float = 0.0
     bytes_read: int = 0  # this invocation only (a resumed run reads less)
     docs_read: int = 0
+    # the run's first bad records, (shard path, line or None, row, reason), for the console
+    bad_sample: list[tuple[str, int | None, int, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -73,6 +75,11 @@ def scan(
     """
     if executor not in ("local", "ray"):
         raise InputError(f"unknown executor {executor!r} (local | ray)")
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit must be at least 1 document, not {limit}")
+    if workers < 1:
+        raise InputError(f"workers must be at least 1 (the command line's 0 means all cores), "
+                         f"not {workers}")
     read_options = read_options or ReadOptions()
     detector = detector or DetectorConfig()
     sources, skipped = discover(list(inputs))
@@ -121,6 +128,7 @@ def scan(
                     store.run_totals(run_id),
                     store.failed_shards(run_id),
                     skipped,
+                    bad_sample=store.bad_sample(run_id),
                 )
             store.reopen_run(run_id)
             resumed = True
@@ -180,6 +188,7 @@ def scan(
             time.perf_counter() - start,
             bar.bytes,
             bar.docs,
+            store.bad_sample(run_id),
         )
     except duckdb.Error as exc:  # the database cannot be written (disk full, I/O error)
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -26,6 +26,8 @@ def summary_dict(report: ScanReport) -> dict[str, Any]:
         "mb_per_s": round(report.bytes_read / 1e6 / report.seconds, 2) if report.seconds else None,
         "failed": [{"path": p, "error": e} for p, e in report.failed],
         "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
+        "bad_records_first": [{"path": p, "line": line, "row": row, "reason": reason}
+                              for p, line, row, reason in report.bad_sample],
     }
 
 
@@ -77,6 +79,12 @@ def print_summary(report: ScanReport, console: Console) -> None:
         )
     if len(report.skipped) > 20:
         console.print(f"... and {len(report.skipped) - 20} more skipped (table skipped_inputs)")
+    for path, line, row, reason in report.bad_sample:
+        where = f"line {line}" if line is not None else f"row {row}"
+        console.print(f"[yellow]bad record:[/yellow] {escape(path)}: {where}: {escape(reason)}",
+                      soft_wrap=True)
+    if (t.get("n_bad") or 0) > len(report.bad_sample):
+        console.print(f"... {(t.get('n_bad') or 0) - len(report.bad_sample):,} more bad records")
     if (t.get("n_bad") or 0) > 0:
         console.print(
             "bad records (first 1,000 per shard, with lines): corpus-scan sql --db "

@@ -254,8 +254,9 @@ def _check_args(mode: str, threshold: float | None, fmt: str, upsample: int) -> 
         raise InputError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
-    if threshold is not None and not math.isfinite(threshold):
-        raise InputError(f"threshold must be a number, not {threshold}")
+    if threshold is not None and not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
+        raise InputError(f"--threshold must lie between 0 and 1 (scores are probabilities), "
+                         f"not {threshold:g}")
     if upsample < 0:
         raise InputError("--upsample-accepting must be 0 or more")
     if upsample > 1 and mode == "keep":

@@ -98,7 +98,15 @@ def load_plan(con: duckdb.DuckDBPyConnection, db: str, run_id: int | None, fmt: 
         "n_skipped, status, error FROM shards WHERE run_id = ? ORDER BY shard_id",
         [run_id],
     ).fetchall()
-    if n_inputs and n_inputs[0] is not None and len(rows) != n_inputs[0]:
+    limit = config.get("limit")
+    short = bool(n_inputs and n_inputs[0] is not None and len(rows) != n_inputs[0])
+    if limit is not None and (short or any(r[9] == "limited" for r in rows)):
+        raise InputError(
+            f"run {run_id} was stopped by --limit {limit}: it scored only the first documents "
+            "of its inputs, and filter needs a complete scan (run `corpus-scan scan` on the "
+            "same inputs without --limit)"
+        )
+    if short:
         raise InputError(
             f"run {run_id} recorded {len(rows)} of its {n_inputs[0]} shards: re-run the same "
             "scan to complete it"

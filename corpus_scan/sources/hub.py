@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from corpus_scan.documents import DocBatch, InputError, ReadOptions, ShardReadError, Source
@@ -101,6 +102,17 @@ def _text_column(columns: list[str], opts: ReadOptions) -> str | None:
     return None
 
 
+def _hint(spec: HubSpec) -> str:
+    """For a local folder, the way to a per-record account: datasets reads JSON in blocks,
+    so one malformed line, or a field that is text in one record and a number or null in
+    another, fails the whole source without naming the line."""
+    if not Path(spec.path).exists():
+        return ""
+    return ("; datasets cannot skip a malformed record or a field whose type changes between "
+            f"records: scan {spec.path} without hf: to have each bad record counted with its "
+            "line")
+
+
 def read_hf(source: Source, opts: ReadOptions, *, keep: bool = False) -> Iterator[DocBatch]:
     """Stream a hub (or local) dataset split in batches of `opts.batch_size` rows.
 
@@ -119,7 +131,8 @@ def read_spec(
         ds = datasets.load_dataset(spec.path, spec.name, streaming=True, **spec.kwargs())
     except Exception as e:  # noqa: BLE001 - datasets raises many types for "cannot open"
         msg = " ".join(str(e).split())[:300]
-        raise ShardReadError(f"{path}: cannot open dataset ({type(e).__name__}: {msg})") from None
+        raise ShardReadError(
+            f"{path}: cannot open dataset ({type(e).__name__}: {msg}){_hint(spec)}") from None
 
     extract = make_extractor(opts)
     builder = BatchBuilder(opts.batch_size, keep=keep)
@@ -157,4 +170,5 @@ def read_spec(
         # datasets parses in blocks and cannot skip a bad record (a malformed JSON line fails
         # the stream), so say how far it got, not a row that would look like the bad one
         read = f"after {row:,} rows were read" if row else "before any row was read"
-        raise ShardReadError(f"{path}: stream failed {read} ({type(e).__name__}: {msg})") from None
+        raise ShardReadError(
+            f"{path}: stream failed {read} ({type(e).__name__}: {msg}){_hint(spec)}") from None

@@ -293,6 +293,17 @@ class Store:
         names = [d[0] for d in cur.description]
         return dict(zip(names, row, strict=True)) if row else {n: 0 for n in names}
 
+    def bad_sample(self, run_id: int, n: int = 5) -> list[tuple[str, int | None, int, str]]:
+        """A run's first bad record of each kind (reason), at most `n`: (shard path, line or
+        None, row, reason). One file of 7,000 records without a text field is one line."""
+        return self.con.execute(
+            "SELECT s.path, b.line, b.row, b.reason FROM bad_records b JOIN shards s "
+            "USING (run_id, shard_id) WHERE b.run_id = ? AND NOT b.skipped "
+            "QUALIFY row_number() OVER (PARTITION BY b.reason ORDER BY b.shard_id, b.row) = 1 "
+            "ORDER BY b.shard_id, b.row LIMIT ?",
+            [run_id, n],
+        ).fetchall()
+
     def failed_shards(self, run_id: int) -> list[tuple[str, str]]:
         return self.con.execute(
             "SELECT path, error FROM shards WHERE run_id = ? AND status = 'failed' "

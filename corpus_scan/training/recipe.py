@@ -29,6 +29,9 @@ def train(out_dir: str | Path | None = None, *, dev_path: str | Path | None = No
     `labeled/` and `corpora/` (default `../shared` next to the repo, or $CORPUS_SCAN_SHARED).
     Every source must be there: InputError names the missing ones.
     """
+    from corpus_scan.detect.cascade import check_device
+
+    check_device(device)
     out = Path(out_dir or MODELS_DIR)
     with use_shared(shared):
         dev = load_dev(dev_path)

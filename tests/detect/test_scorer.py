@@ -20,6 +20,7 @@ from corpus_scan.detect.scorer import (
     warn_embedder_mismatch,
     warn_lexicon_mismatch,
 )
+from corpus_scan.documents import InputError
 from corpus_scan.training.data import CATEGORIES, STANCES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -230,7 +231,7 @@ def test_lexical_scorer_uses_candidate_score() -> None:
     assert all(v.stage == "lexical" and 0 <= v.score <= 1 for v in vs)
     assert vs[0].score > vs[1].score  # AI x threat beats a government shutdown
     assert load_scorer("lexical").name == "lexical"
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="unknown detector 'nope'"):
         load_scorer("nope")
 
 

@@ -213,3 +213,6 @@ def test_reader_on_local_data_offline(tmp_path):
     # the stream got instead of naming a row that looks like the bad one
     err = results["bad_json"]["error"]
     assert "stream failed before any row was read" in err or "rows were read" in err, err
+    # a local folder: the message says how to get each bad record counted with its line
+    assert "without hf: to have each bad record counted with its line" in err, err
+    assert "without hf:" not in results["missing"]["error"]  # not a folder on this machine
