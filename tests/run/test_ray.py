@@ -215,34 +215,3 @@ def test_ray_worker_that_dies_twice_fails_only_that_shard(ray_session, tmp_path:
     assert "Ray worker died while scanning this shard, twice" in failed[0].error
     assert sources[3].path in failed[0].error
     assert sum(r.n_docs for r in got) == 2000  # the five other shards, 400 documents each
-
-
-def test_local_ray_actors_spill_candidate_rows(
-    ray_session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Ray on this machine spills like the local executor: a shard of 2,133 candidates
-    leaves one file (2,048 rows) for the commit, and the tables equal a local scan's."""
-    from corpus_scan.store import db as db_module
-
-    root = tmp_path / "rich"
-    root.mkdir()
-    recs = [{"id": f"r{i}", "text": f"{POSITIVE if i % 3 else NEGATIVE_AI} ({i})"}
-            for i in range(3200)]
-    write_jsonl(root / "rich.jsonl", recs)
-    local = tmp_path / "local.duckdb"
-    scan([str(root)], local, detector=LEXICAL, workers=1)
-    committed: list[str] = []
-    real_delete = db_module.delete_spills
-
-    def recording(paths: list[str]) -> None:
-        committed.extend(paths)
-        real_delete(paths)
-
-    monkeypatch.setattr(db_module, "delete_spills", recording)
-    db = tmp_path / "ray.duckdb"
-    report = scan([str(root)], db, detector=LEXICAL, workers=2, executor="ray")
-    assert report.status == "done" and report.totals["n_candidates"] == 2133
-    assert len(committed) == 1 and not Path(committed[0]).exists()
-    assert tables(db) == tables(local)
-    assert list(tmp_path.glob(".ray.duckdb.spill-*")) == []
-

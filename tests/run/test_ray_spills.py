@@ -1,5 +1,6 @@
-"""The Ray executor on a cluster: actors hand their candidate rows to the scanning process
-(`run/shipped_spills.py`), which writes the spill files."""
+"""Candidate rows of Ray actors wait in spill files, not in memory: on this machine the actors
+write them; on a cluster they hand them to the scanning process (`run/shipped_spills.py`),
+which writes them."""
 
 from __future__ import annotations
 
@@ -31,12 +32,14 @@ def _rich_corpus(root: Path) -> Path:
     return root
 
 
-def test_cluster_actors_ship_candidate_rows_to_the_caller(
-    ray_session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("where", ["this machine", "cluster"])
+def test_actors_spill_candidate_rows(
+    ray_session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    """With a cluster address, actors may not see the spill folder beside the database: they
-    hand each chunk to the scanning process, which writes the file itself (its PID is in the
-    name); the tables equal a local scan's and no file is left."""
+    """A shard of 2,133 candidates leaves one spill file for the commit and the tables equal a
+    local scan's. Ray on this machine: the actor writes the file. With a cluster address,
+    actors may not see the spill folder beside the database: they hand each chunk to the
+    scanning process, which writes the file itself (its PID is in the name)."""
     from corpus_scan.store import db as db_module
 
     root = _rich_corpus(tmp_path / "rich")
@@ -50,16 +53,17 @@ def test_cluster_actors_ship_candidate_rows_to_the_caller(
         real_delete(paths)
 
     monkeypatch.setattr(db_module, "delete_spills", recording)
-    db = tmp_path / "cluster.duckdb"
-    address = ray.get_runtime_context().gcs_address  # this session stands for a cluster
+    db = tmp_path / "ray.duckdb"
+    # the module's session stands for a cluster when the scan is given its address
+    address = ray.get_runtime_context().gcs_address if where == "cluster" else None
     report = scan([str(root)], db, detector=LEXICAL, workers=2, executor="ray",
                   ray_address=address)
     assert report.status == "done" and report.totals["n_candidates"] == 2133
     assert len(committed) == 1 and not Path(committed[0]).exists()
-    assert f"-{os.getpid()}-" in Path(committed[0]).name  # written by the caller, not an actor
+    by_caller = f"-{os.getpid()}-" in Path(committed[0]).name
+    assert by_caller == (where == "cluster")
     assert tables(db) == tables(local)
-    assert list(tmp_path.glob(".cluster.duckdb.spill-*")) == []
-
+    assert list(tmp_path.glob(".ray.duckdb.spill-*")) == []
 
 def test_a_shipped_unit_whose_actor_dies_leaves_no_file(ray_session, tmp_path: Path) -> None:
     """An actor that dies after handing over chunks: the retried unit's chunk is the only
