@@ -77,15 +77,15 @@ def scan(
     from corpus_scan.detect.cascade import DetectorConfig
     from corpus_scan.run.scan import scan as run_scan
 
-    options = ReadOptions(
-        text_fields=_fields(text_field),
-        id_field=id_field,
-        url_fields=_fields(url_field),
-        batch_size=batch_size,
-        hf_config=config,
-        hf_split=split,
-    )
     try:
+        options = ReadOptions(
+            text_fields=_fields(text_field),
+            id_field=id_field,
+            url_fields=_fields(url_field),
+            batch_size=batch_size,
+            hf_config=config,
+            hf_split=split,
+        )
         det = DetectorConfig(
             lexicon_dir=str(lexicon_dir.resolve()) if lexicon_dir else None,
             window=window,

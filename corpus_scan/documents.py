@@ -81,6 +81,18 @@ class ReadOptions:
     hf_config: str | None = None
     hf_split: str = "train"
 
+    def __post_init__(self) -> None:
+        # "text,body" from Python means what it means on the command line, not t, e, x, t
+        for name in ("text_fields", "url_fields"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = value.split(",")
+            object.__setattr__(self, name, tuple(f.strip() for f in value if f and f.strip()))
+        if not self.text_fields:
+            raise InputError("--text-field is empty: name at least one field")
+        if self.batch_size < 1:
+            raise InputError(f"--batch-size must be at least 1, not {self.batch_size}")
+
     @property
     def id_fields(self) -> tuple[str, ...]:
         """`id_field` split on commas: the first present with a non-empty value wins."""

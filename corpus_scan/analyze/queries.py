@@ -14,11 +14,20 @@ import duckdb
 # A document's source group: the folder its shard lies in.
 SOURCE = "regexp_replace(s.path, '/[^/]*$', '')"
 # A URL's host, lower-cased, without 'www.'; NULL url -> '(no url)', no host -> '(no host)'.
+# Web corpora also store URLs without a scheme ("en.example.org/wiki/..."): a leading dotted
+# name followed by /, :, ?, # or the end is taken as the host then.
 DOMAIN = (
     "CASE WHEN c.url IS NULL OR c.url = '' THEN '(no url)' ELSE coalesce(nullif("
-    "regexp_replace(lower(regexp_extract(c.url, "
-    "'^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/?#]*@)?([^/:?#]+)', 1)), '^www\\.', ''), ''), "
+    "regexp_replace(lower(coalesce(nullif(regexp_extract(c.url, "
+    "'^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/?#]*@)?([^/:?#]+)', 1), ''), regexp_extract(c.url, "
+    "'^([a-zA-Z0-9-]+(?:\\.[a-zA-Z0-9-]+)+)(?:[/:?#]|$)', 1))), '^www\\.', ''), ''), "
     "'(no host)') END"
+)
+
+
+AFTER_TRIAGE = (
+    "n_flagged is the detector's decision; n_flagged_after_triage leaves out the documents of "
+    "topics marked exclude (`topics --mark`), as `hits` and `filter` do. Rates use n_flagged."
 )
 
 
@@ -91,14 +100,19 @@ BY_SOURCE = Query(
 SELECT {SOURCE} AS source, count(*) AS n_shards,
        sum(s.n_docs) AS n_docs, sum(s.n_chars) // 4 AS approx_tokens,
        sum(coalesce(c.n_candidates, 0)) AS n_candidates,
-       sum(coalesce(c.n_flagged, 0)) AS n_flagged
+       sum(coalesce(c.n_flagged, 0)) AS n_flagged,
+       sum(coalesce(c.n_after_triage, 0)) AS n_flagged_after_triage
 FROM shards s LEFT JOIN (
-    SELECT shard_id, count(*) AS n_candidates, count(*) FILTER (WHERE flagged) AS n_flagged
-    FROM candidates WHERE run_id = {{run}} GROUP BY shard_id
+    SELECT c.shard_id, count(*) AS n_candidates, count(*) FILTER (WHERE c.flagged) AS n_flagged,
+           count(h.row) AS n_after_triage
+    FROM candidates c LEFT JOIN hits h
+      ON h.run_id = c.run_id AND h.shard_id = c.shard_id AND h.row = c.row
+    WHERE c.run_id = {{run}} GROUP BY c.shard_id
 ) c ON c.shard_id = s.shard_id
 WHERE s.run_id = {{run}}
 GROUP BY source ORDER BY n_flagged DESC, source
 """,
+    AFTER_TRIAGE,
 )
 
 BY_SHARD = Query(
@@ -106,11 +120,14 @@ BY_SHARD = Query(
     "Prevalence by shard",
     """
 SELECT s.shard_id, s.path, s.status, s.n_docs, s.n_chars // 4 AS approx_tokens,
-       count(c.row) AS n_candidates, count(c.row) FILTER (WHERE c.flagged) AS n_flagged
+       count(c.row) AS n_candidates, count(c.row) FILTER (WHERE c.flagged) AS n_flagged,
+       count(h.row) AS n_flagged_after_triage
 FROM shards s LEFT JOIN candidates c ON c.run_id = s.run_id AND c.shard_id = s.shard_id
+LEFT JOIN hits h ON h.run_id = c.run_id AND h.shard_id = c.shard_id AND h.row = c.row
 WHERE s.run_id = {run}
 GROUP BY ALL ORDER BY n_flagged DESC, s.path
 """,
+    AFTER_TRIAGE,
 )
 
 BY_DOMAIN = Query(
@@ -118,13 +135,16 @@ BY_DOMAIN = Query(
     "Hits by URL domain (counts, not prevalence)",
     f"""
 SELECT {DOMAIN} AS domain,
-       count(*) AS n_candidates, count(*) FILTER (WHERE c.flagged) AS n_flagged
-FROM candidates c WHERE c.run_id = {{run}}
+       count(*) AS n_candidates, count(*) FILTER (WHERE c.flagged) AS n_flagged,
+       count(h.row) AS n_flagged_after_triage
+FROM candidates c
+LEFT JOIN hits h ON h.run_id = c.run_id AND h.shard_id = c.shard_id AND h.row = c.row
+WHERE c.run_id = {{run}}
 GROUP BY domain HAVING count(*) FILTER (WHERE c.flagged) > 0
 ORDER BY n_flagged DESC, domain
 """,
     "Per-domain prevalence would need the URL of every document read, and only candidates' "
-    "URLs are stored; so these are hit counts, not rates.",
+    "URLs are stored; so these are hit counts, not rates. " + AFTER_TRIAGE,
 )
 
 BY_CATEGORY = Query(

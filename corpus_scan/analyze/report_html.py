@@ -100,9 +100,11 @@ def prevalence_part(data: ReportData, meta: dict[str, Any]) -> str:
         fig = charts.rate_bars(by_source.dicts(), "source", "Prevalence by source (95% interval)")
         parts.append(charts.to_div(fig))
     parts.append(
-        block(by_source, ["source", "n_shards", *RATE_VIEW[:-1], *TOKENS_VIEW, "interval"])
+        block(by_source, ["source", "n_shards", *RATE_VIEW[:-1], *TOKENS_VIEW, "interval",
+                          "n_flagged_after_triage"])
     )
-    parts.append(block(data["prevalence_by_shard"], ["path", "status", *RATE_VIEW]))
+    parts.append(block(data["prevalence_by_shard"],
+                       ["path", "status", *RATE_VIEW, "n_flagged_after_triage"]))
     parts.append(block(data["hits_by_domain"]))
     for name, key in (("prevalence_by_category", "category"), ("prevalence_by_stance", "stance")):
         sec = data[name]
