@@ -287,7 +287,7 @@ def _config(
     for s in sources:
         fingerprint.update(f"{s.path}\0{s.size}\0{s.mtime}\n".encode())
     return {
-        "inputs": [i if i.startswith("hf:") else os.path.abspath(i) for i in inputs],
+        "inputs": [_absolute(i) for i in inputs],
         "n_sources": len(sources),
         "sources_sha256": fingerprint.hexdigest(),
         "read_options": asdict(read_options),
@@ -295,6 +295,14 @@ def _config(
         "limit": limit,
         "version": __version__,
     }
+
+
+def _absolute(raw: str) -> str:
+    """A local path (also a local `hf:` folder) made absolute; a hub name as given."""
+    if not raw.startswith("hf:"):
+        return os.path.abspath(raw)
+    local = raw[3:]
+    return "hf:" + os.path.abspath(local) if local.startswith(("/", "./", "../")) else raw
 
 
 def _hash(config: dict[str, Any]) -> str:

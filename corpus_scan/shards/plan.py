@@ -28,7 +28,7 @@ from pathlib import PurePosixPath
 import duckdb
 
 from corpus_scan.documents import InputError, ReadOptions, Source
-from corpus_scan.sources.discover import format_suffix
+from corpus_scan.sources.discover import format_suffix, local_fingerprint
 
 EXTENSIONS = {"parquet": ".parquet", "jsonl.gz": ".jsonl.gz"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@=+/-]+")
@@ -151,16 +151,17 @@ def _refuse_unfinished(run_id: int, rows: list[tuple]) -> None:
 
 def check_unchanged(source: Source) -> None:
     """Refuse a local source that is gone or whose size/mtime differ from the scan's."""
-    if source.format == "hf" or source.size is None:
+    if source.size is None:  # a hub dataset: nothing local to compare
         return
+    path = source.path.removeprefix("hf:") if source.format == "hf" else source.path
     try:
-        st = os.stat(source.path)
+        size, mtime = local_fingerprint(path)
     except OSError as e:
         raise InputError(f"{source.path}: {e.strerror or 'cannot stat'} (it was scanned)") from None
-    if st.st_size != source.size or (source.mtime is not None and st.st_mtime != source.mtime):
+    if size != source.size or (source.mtime is not None and mtime != source.mtime):
         raise InputError(
-            f"{source.path}: changed since the scan (size {source.size} -> {st.st_size}, "
-            f"mtime {source.mtime} -> {st.st_mtime}); rescan it before filtering"
+            f"{source.path}: changed since the scan (size {source.size} -> {size}, "
+            f"mtime {source.mtime} -> {mtime}); rescan it before filtering"
         )
 
 

@@ -203,6 +203,24 @@ def _saved_to_disk(folder: str) -> bool:
     return (root / "state.json").is_file() and any(root.glob("*.arrow"))
 
 
+def local_fingerprint(folder: str) -> tuple[int, float]:
+    """(total bytes, latest mtime) of the files under a local dataset folder (or of a file)."""
+    if os.path.isfile(folder):
+        st = os.stat(folder)
+        return st.st_size, st.st_mtime
+    size, mtime = 0, os.stat(folder).st_mtime
+    for root, _dirs, files in os.walk(folder):
+        mtime = max(mtime, os.stat(root).st_mtime)  # a file removed changes its folder's mtime
+        for name in files:
+            try:
+                st = os.stat(os.path.join(root, name))
+            except OSError:
+                continue
+            size += st.st_size
+            mtime = max(mtime, st.st_mtime)
+    return size, mtime
+
+
 def discover(inputs: list[str]) -> tuple[list[Source], list[Skipped]]:
     """Expand `inputs` into readable shards plus what was skipped and why (see module doc)."""
     walker = _Walker()
@@ -219,9 +237,17 @@ def discover(inputs: list[str]) -> tuple[list[Source], list[Skipped]]:
                 raise InputError(f"{raw}: a `datasets.save_to_disk` folder, which `datasets` "
                                  f"streams only through load_from_disk: scan it as a folder "
                                  f"(`corpus-scan scan {local}` reads its .arrow files)")
-            if raw not in hub_seen:
-                hub_seen.add(raw)
-                walker.sources.append(Source(raw, "hf"))
+            if local.startswith(("/", "./", "../")):
+                # a local folder: stored absolute (a scan, a resume or `filter` may run from
+                # another folder) with a fingerprint of its files, so a changed folder is a new
+                # run and `filter` refuses it like a changed file
+                path = "hf:" + os.path.abspath(local)
+                source = Source(path, "hf", None, *local_fingerprint(local))
+            else:
+                path, source = raw, Source(raw, "hf")
+            if path not in hub_seen:
+                hub_seen.add(path)
+                walker.sources.append(source)
             continue
         expanded = os.path.expanduser(raw)
         if _GLOB_CHARS & set(expanded) and not os.path.lexists(expanded):

@@ -186,3 +186,27 @@ def test_a_missing_local_hf_folder_is_a_one_line_error(tmp_path: Path) -> None:
         discover(["hf:" + str(tmp_path / "nope")])
     sources, _ = discover(["hf:" + str(tmp_path), "hf:org/name"])
     assert [s.format for s in sources] == ["hf", "hf"]
+
+
+def test_a_local_hf_folder_is_stored_absolute_with_a_fingerprint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`hf:./folder` was stored as typed with no size or mtime: `filter` run from another
+    folder could not find it, and a changed folder was taken as already scanned."""
+    from corpus_scan.shards.plan import check_unchanged
+
+    folder = tmp_path / "data" / "hfl"
+    folder.mkdir(parents=True)
+    (folder / "d.jsonl").write_text('{"text": "a"}\n')
+    monkeypatch.chdir(tmp_path / "data")
+    (source,), _ = discover(["hf:./hfl"])
+    assert source.path == "hf:" + str(folder) and source.format == "hf"
+    assert source.size == len('{"text": "a"}\n') and source.mtime is not None
+    monkeypatch.chdir(tmp_path)
+    check_unchanged(source)  # from another folder: found, unchanged
+    with open(folder / "d.jsonl", "a") as fh:
+        fh.write('{"text": "b"}\n')
+    (again,), _ = discover(["hf:" + str(folder)])
+    assert again.size != source.size  # a new scan of it is a new run (sources_sha256)
+    with pytest.raises(InputError, match=r"hfl: changed since the scan"):
+        check_unchanged(source)
