@@ -11,8 +11,10 @@ from typing import Any
 
 import duckdb
 
-# A document's source group: the folder its shard lies in.
-SOURCE = "regexp_replace(s.path, '/[^/]*$', '')"
+# A document's source group: the folder its shard lies in; a hub dataset (`hf:ORG/NAME`,
+# `hf://datasets/...`) is its own group, not its organisation's.
+SOURCE = ("CASE WHEN s.path LIKE 'hf:%' THEN s.path "
+          "ELSE regexp_replace(s.path, '/[^/]*$', '') END")
 # A URL's host, lower-cased, without 'www.'; NULL url -> '(no url)', no host -> '(no host)'.
 # Web corpora also store URLs without a scheme ("en.example.org/wiki/..."): a leading dotted
 # name followed by /, :, ?, # or the end is taken as the host then.
@@ -59,23 +61,23 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str) -> Table:
 RUN_SUMMARY = Query(
     "run_summary",
     "Run summary",
-    """
+    f"""
 SELECT r.run_id, r.status AS run_status, r.detector, r.threshold,
-       count(DISTINCT regexp_replace(s.path, '/[^/]*$', '')) AS n_sources,
+       count(DISTINCT {SOURCE}) AS n_sources,
        count(s.shard_id) AS n_shards,
        count(s.shard_id) FILTER (WHERE s.status = 'failed') AS n_shards_failed,
        count(s.shard_id) FILTER (WHERE s.status = 'limited') AS n_shards_limited,
-       (SELECT count(*) FROM skipped_inputs WHERE run_id = {run}) AS n_inputs_skipped,
+       (SELECT count(*) FROM skipped_inputs WHERE run_id = {{run}}) AS n_inputs_skipped,
        coalesce(sum(s.n_docs), 0) AS n_docs,
        coalesce(sum(s.n_chars), 0) AS n_chars,
        coalesce(sum(s.n_chars), 0) // 4 AS approx_tokens,
        coalesce(sum(s.n_bytes), 0) AS n_bytes,
        coalesce(sum(s.n_bad), 0) AS n_bad_records,
        coalesce(sum(s.n_skipped), 0) AS n_skipped_records,
-       (SELECT count(*) FROM candidates WHERE run_id = {run}) AS n_candidates,
-       (SELECT count(*) FROM candidates WHERE run_id = {run} AND flagged) AS n_flagged
+       (SELECT count(*) FROM candidates WHERE run_id = {{run}}) AS n_candidates,
+       (SELECT count(*) FROM candidates WHERE run_id = {{run}} AND flagged) AS n_flagged
 FROM runs r LEFT JOIN shards s ON s.run_id = r.run_id
-WHERE r.run_id = {run}
+WHERE r.run_id = {{run}}
 GROUP BY r.run_id, r.status, r.detector, r.threshold
 """,
     "approx_tokens = characters / 4 (no tokenizer is run).",

@@ -57,6 +57,7 @@ def _refuse_file_writes(con: duckdb.DuckDBPyConnection, query: str) -> None:
     bad = sorted({k for k in kinds if k in _WRITES_FILES})
     if bad:
         raise InputError(
-            f"query refused: {', '.join(bad)} writes files or opens other databases; "
+            f"query refused: {', '.join(bad)} writes files, loads code or opens other "
+            "databases; "
             "pass --write to allow it"
         )

@@ -53,3 +53,18 @@ def test_group_tables_count_flagged_documents_after_triage(tmp_path) -> None:
     assert [(r[5], r[6], r[7]) for r in shard] == [(3, 3, 2)]
     domains = {r[0]: r[2:] for r in con.execute(BY_DOMAIN.sql(1)).fetchall()}
     assert domains == {"a.example": (2, 1), "b.example": (1, 1)}
+
+
+@pytest.mark.parametrize(
+    ("path", "source"),
+    [
+        ("/corpora/web/a.jsonl.gz", "/corpora/web"),
+        ("hf:org/name", "hf:org/name"),  # a dataset, not its organisation
+        ("hf://datasets/org/name/data/x.parquet", "hf://datasets/org/name/data/x.parquet"),
+    ],
+)
+def test_source_group_of_a_shard(path: str, source: str) -> None:
+    from corpus_scan.analyze.queries import SOURCE
+
+    con = duckdb.connect()
+    assert con.execute(f"SELECT {SOURCE} FROM (SELECT ? AS path) s", [path]).fetchone()[0] == source
