@@ -22,7 +22,7 @@ def md_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.6g}"
+        return "n/a" if math.isnan(value) else f"{value:.6g}"  # a rate of 0 documents
     if isinstance(value, int):
         return str(value)
     return md_cell(value)

@@ -113,6 +113,7 @@ def _header(data: ReportData, meta: dict[str, Any], precision, recall,
         "triage: `candidates WHERE flagged`), "
         "`doc_topics` (majority topic per document), `topic_decisions` (current triage marks)",
     ]
+    lines += [f"- **warning:** {w}" for w in report_html.warning_texts(data)]
     return lines
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from corpus_scan.analyze import charts
@@ -44,12 +45,16 @@ def headline(data: ReportData) -> str:
     return _p(f"<b>{fmt(k)} of {fmt(n)} documents flagged</b>{triaged}: {rate}.", "headline")
 
 
-def warnings(data: ReportData, meta: dict[str, Any]) -> list[str]:
+def warning_texts(data: ReportData) -> list[str]:
+    """What the reader must know before trusting the numbers (plain text, `code` in
+    backticks): shown at the top of index.html and of summary.md alike."""
     out = []
     run = data["run_summary"].dicts()[0]
+    if not run["n_docs"]:
+        out.append("This run read no documents: the rates below are n/a, not 0.")
     if run["run_status"] != "done":
         out.append(
-            f"Run status is '{esc(run['run_status'])}': a scan that is still running, was "
+            f"Run status is '{run['run_status']}': a scan that is still running, was "
             "interrupted or had failures. The numbers cover the shards committed so far."
         )
     if run["n_shards_failed"] or run["n_inputs_skipped"]:
@@ -60,11 +65,16 @@ def warnings(data: ReportData, meta: dict[str, Any]) -> list[str]:
     if data.fit and data.fit.get("stale"):
         out.append(
             "The topics were fitted before some shards were (re)scanned: run "
-            "<code>corpus-scan topics --refit</code> for topics of the current data."
+            "`corpus-scan topics --refit` for topics of the current data."
         )
     if run["n_shards_limited"]:
         out.append("Some shards were cut short by --limit: this is a sample of the inputs.")
-    return [_p(w, "warn") for w in out]
+    return out
+
+
+def warnings(data: ReportData, meta: dict[str, Any]) -> list[str]:
+    return [_p(re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(w)), "warn")
+            for w in warning_texts(data)]
 
 
 def run_part(data: ReportData, meta: dict[str, Any]) -> str:

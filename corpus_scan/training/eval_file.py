@@ -132,9 +132,12 @@ def read_labeled(path: str | Path, text_field: str = "text", label_field: str = 
 
 
 def evaluate(path: str | Path, text_field: str = "text", label_field: str = "label",
-             scorer: object | None = None, use_prefilter: bool = True) -> EvalReport:
+             scorer: object | str | None = None, use_prefilter: bool = True, *,
+             head: str | Path | None = None, device: str = "auto") -> EvalReport:
     """Score a labelled JSONL file with `scorer` (default: the cascade) and the keyword
-    baseline. With the prefilter available, non-candidates get score 0 (as in a scan)."""
+    baseline. With the prefilter available, non-candidates get score 0 (as in a scan).
+    `scorer` may be a loaded scorer or a detector name (cascade | minilm | static | lexical,
+    with `head` and `device` as `corpus-scan eval --detector --head --device`)."""
     from corpus_scan.detect.scorer import (
         LexicalScorer,
         load_scorer,
@@ -149,7 +152,10 @@ def evaluate(path: str | Path, text_field: str = "text", label_field: str = "lab
     texts = [e.text for e in ex]
     y = np.asarray([e.label for e in ex])
     sub = [e.subtype for e in ex]
-    sc = scorer if scorer is not None else load_scorer("cascade")
+    if scorer is None or isinstance(scorer, str):
+        sc = load_scorer(scorer or "cascade", device=device, head_dir=head)
+    else:
+        sc = scorer
     p, is_cand, stances = score_texts_with_stance(sc, texts, use_prefilter=use_prefilter)
     lex = LexicalScorer()
     p_lex, _ = score_texts(lex, texts, use_prefilter=use_prefilter)
