@@ -27,6 +27,22 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from corpus_scan import __version__
+
+        print(f"corpus-scan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
+    """Measure and filter the 'AI resists shutdown' narrative in training corpora."""
+
+
 @app.command()
 def scan(
     inputs: Annotated[

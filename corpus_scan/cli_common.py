@@ -84,4 +84,9 @@ def run_interruptible(what: str, fn: Callable[..., T], *args: object, **kwargs: 
                 interrupted(what, caught)
             if isinstance(exc, InputError):
                 fail(str(exc))
+            if type(exc).__module__.split(".")[0] in ("duckdb", "_duckdb"):
+                # e.g. a WAL that cannot be written beside a database in a read-only folder
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                fail(f"the database could not be written or read: {first} (is its folder "
+                     "writable, and is there room on the disk?)")
             raise

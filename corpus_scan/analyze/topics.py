@@ -112,6 +112,9 @@ def topics(
         ensure_tables(con)
         run = resolve_run(con, run_id, db)
         if parsed:
+            if refit:  # two acts in one command would leave the marks on the wrong fit
+                raise InputError("--mark records decisions on the stored topics and --refit "
+                                 "replaces them: run `topics --refit` first, then --mark")
             return _mark(con, db, run, parsed)
         n_marks = scalar(con, "SELECT count(*) FROM topic_decisions WHERE run_id = ?", [run])
         if n_marks and not refit:
@@ -245,11 +248,12 @@ def _fit(con, db, run: int, unit: str, params: dict) -> TopicsResult:
         note += other_note
         if n_flagged and units.num_rows == 0:
             note = f"no stored passage embeddings for the flagged documents (detector {detector}); "
-            if unit == "auto":
-                note += "topics fitted on evidence windows with TF-IDF/SVD vectors instead. "
-                chosen = "evidence"
-            else:
-                note += "use unit='evidence' for TF-IDF topics of the evidence windows. "
+            if unit != "auto":  # refuse before anything stored is replaced
+                raise InputError(
+                    f"run {run}: {note}pass --unit evidence (or auto) for TF-IDF topics of the "
+                    "evidence windows; the stored topics are unchanged")
+            note += "topics fitted on evidence windows with TF-IDF/SVD vectors instead. "
+            chosen = "evidence"
     if chosen == "evidence":
         units, vectors = _load_evidence(con, run)
         others = None

@@ -236,9 +236,15 @@ def run_ray(
             except Exception:  # noqa: BLE001 - already dead
                 pass
         if started_here:
-            ray.shutdown()
-            if made_temp:
-                _remove(made_temp)
+            # a Ctrl-C that lands during the teardown (the scan's last commits are done by
+            # then) waits until Ray is down and its folder removed, then acts: it used to stop
+            # the teardown and leave the session folder in /tmp
+            with _signals_held() as held:
+                ray.shutdown()
+                if made_temp:
+                    _remove(made_temp)
+            if held:
+                signal.raise_signal(held[0])
 
 
 def _drive(

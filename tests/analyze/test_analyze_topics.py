@@ -115,8 +115,10 @@ def test_without_passages_falls_back_to_evidence(tmp_path: Path) -> None:
     assert result.unit == "evidence"
     assert "no stored passage embeddings" in result.message
     assert _q(db, "SELECT DISTINCT passage FROM passage_topics") == [(-1,)]
-    strict = topics(db, unit="passage")
-    assert strict.n_units == 0 and "unit='evidence'" in strict.message
+    # asked for passages there are none of: refused, and the evidence fit stays
+    with pytest.raises(InputError, match="pass --unit evidence"):
+        topics(db, unit="passage")
+    assert _q(db, "SELECT DISTINCT passage FROM passage_topics") == [(-1,)]
 
 
 def test_vectors_of_another_embedder_are_assigned_by_words(tmp_path: Path) -> None:

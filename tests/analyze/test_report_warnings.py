@@ -41,3 +41,31 @@ def test_evaluate_takes_a_detector_name_as_the_cli_does() -> None:
         pytest.skip(f"needs the labeled dev set at {LABELED} (absent on this machine)")
     got = evaluate(LABELED / "dev.jsonl", scorer="lexical")
     assert got.scorer.name == "lexical" and got.scorer.n == 221
+
+
+def test_topics_refuses_a_refit_that_cannot_be_made_and_keeps_the_stored_one(
+    small_corpus: Path, tmp_path: Path
+) -> None:
+    """A lexical scan stores no passage vectors: `--unit passage --refit` used to replace a good
+    evidence fit with an empty one; `--refit --mark` used to ignore --refit."""
+    import duckdb
+    import pytest
+
+    from corpus_scan import topics
+    from corpus_scan.documents import InputError
+
+    db = tmp_path / "x.duckdb"
+    scan([str(small_corpus)], db, detector=LEXICAL)
+    first = topics(db, unit="evidence", min_topic_size=2)
+    assert first.topics
+
+    def stored() -> list[tuple]:
+        with duckdb.connect(str(db), read_only=True) as con:
+            return con.execute("SELECT * FROM topics ORDER BY ALL").fetchall()
+
+    before = stored()
+    with pytest.raises(InputError, match="pass --unit evidence"):
+        topics(db, unit="passage", refit=True)
+    with pytest.raises(InputError, match="run `topics --refit` first, then --mark"):
+        topics(db, mark=["0=exclude"], refit=True)
+    assert stored() == before

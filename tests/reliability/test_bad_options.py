@@ -118,3 +118,30 @@ def test_the_console_names_the_first_bad_record_of_each_kind(tmp_path: Path) -> 
     as_json = _cli("scan", str(bad), "--db", str(tmp_path / "y.duckdb"), *LEXICAL, "--json")
     first = json.loads(as_json.stdout)["bad_records_first"]
     assert [(r["line"], r["row"]) for r in first] == [(2, 1), (3, 2), (5, 4)]
+
+
+def test_a_database_error_is_one_line_not_a_traceback(capsys: pytest.CaptureFixture) -> None:
+    """A WAL that cannot be written beside a database in a read-only folder surfaced as a
+    66-line traceback, exit 1 (the code of a failed shard); now one line, exit 2."""
+    import duckdb
+    import typer
+
+    from corpus_scan.cli_common import run_interruptible
+
+    def commit() -> None:
+        raise duckdb.TransactionException(
+            'TransactionContext Error: Failed to commit: Cannot open file "x.duckdb.wal": '
+            "Permission denied")
+
+    with pytest.raises(typer.Exit) as exc:
+        run_interruptible("x.duckdb: scan interrupted", commit)
+    assert exc.value.exit_code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Permission denied (is its folder writable" in err
+
+
+def test_version() -> None:
+    from corpus_scan import __version__
+
+    result = _cli("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"corpus-scan {__version__}"

@@ -95,6 +95,36 @@ def test_a_signal_during_ray_start_stops_ray_whole(tmp_path: Path, monkeypatch) 
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_signal_during_ray_teardown_still_removes_its_folder(tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C after the last shard, while Ray shuts down: the session folder used to stay in
+    /tmp (3 of 5 late interrupts). Now the signal waits for the teardown, then acts."""
+    import signal
+
+    from corpus_scan.run import ray_executor
+
+    made: list[str] = []
+    real_mkdtemp, real_shutdown = tempfile.mkdtemp, ray.shutdown
+
+    def mkdtemp(*args, **kwargs):
+        made.append(real_mkdtemp(*args, **kwargs))
+        return made[-1]
+
+    def shutdown(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)  # the user's Ctrl-C, during the teardown
+        return real_shutdown(*args, **kwargs)
+
+    monkeypatch.delenv("RAY_TMPDIR", raising=False)
+    monkeypatch.setattr(ray_executor.tempfile, "mkdtemp", mkdtemp)
+    monkeypatch.setattr(ray, "shutdown", shutdown)
+    sources, _ = discover([str(_corpus(tmp_path / "corpus"))])
+    with pytest.raises(KeyboardInterrupt):
+        list(run_ray(list(enumerate(sources)), Job(ReadOptions(), LEXICAL),
+                     lambda d, b: None, 2))
+    monkeypatch.setattr(ray, "shutdown", real_shutdown)
+    assert not ray.is_initialized()
+    assert made and not Path(made[0]).exists()
+
+
 def test_ray_scan_equals_local_scan(
     ray_session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
