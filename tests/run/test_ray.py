@@ -64,65 +64,40 @@ def test_run_ray_starts_and_stops_its_own_instance(tmp_path: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def test_a_signal_during_ray_start_stops_ray_whole(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("during", ["init", "shutdown"])
+def test_a_signal_during_ray_start_or_teardown_leaves_nothing(
+    tmp_path: Path, monkeypatch, during: str
+) -> None:
     """Ctrl-C that lands inside `ray.init` used to leave Ray's agents running ~60 s after the
-    scan, its session folder in /tmp, and sometimes a segmentation fault. Now the signal is
-    held until Ray has started, Ray is shut down and its folder removed, then the signal acts."""
+    scan, its session folder in /tmp, and sometimes a segmentation fault; one that lands in
+    the teardown after the last shard left the folder (3 of 5 late interrupts). Now the signal
+    is held until Ray is down and its folder removed, then it acts."""
     import signal
 
     from corpus_scan.run import ray_executor
 
     made: list[str] = []
-    real_mkdtemp, real_init = tempfile.mkdtemp, ray.init
+    real_mkdtemp, real = tempfile.mkdtemp, getattr(ray, during)
 
     def mkdtemp(*args, **kwargs):
         made.append(real_mkdtemp(*args, **kwargs))
         return made[-1]
 
-    def init(*args, **kwargs):
-        signal.raise_signal(signal.SIGINT)  # the user's Ctrl-C, while Ray starts
-        return real_init(*args, **kwargs)
+    def interrupted(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)  # the user's Ctrl-C, while Ray starts / stops
+        return real(*args, **kwargs)
 
     monkeypatch.delenv("RAY_TMPDIR", raising=False)
     monkeypatch.setattr(ray_executor.tempfile, "mkdtemp", mkdtemp)
-    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray, during, interrupted)
     sources, _ = discover([str(_corpus(tmp_path / "corpus"))])
     with pytest.raises(KeyboardInterrupt):
         list(run_ray(list(enumerate(sources)), Job(ReadOptions(), LEXICAL),
                      lambda d, b: None, 2))
+    monkeypatch.setattr(ray, during, real)
     assert not ray.is_initialized()
     assert made and not Path(made[0]).exists()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-
-
-def test_a_signal_during_ray_teardown_still_removes_its_folder(tmp_path: Path, monkeypatch) -> None:
-    """Ctrl-C after the last shard, while Ray shuts down: the session folder used to stay in
-    /tmp (3 of 5 late interrupts). Now the signal waits for the teardown, then acts."""
-    import signal
-
-    from corpus_scan.run import ray_executor
-
-    made: list[str] = []
-    real_mkdtemp, real_shutdown = tempfile.mkdtemp, ray.shutdown
-
-    def mkdtemp(*args, **kwargs):
-        made.append(real_mkdtemp(*args, **kwargs))
-        return made[-1]
-
-    def shutdown(*args, **kwargs):
-        signal.raise_signal(signal.SIGINT)  # the user's Ctrl-C, during the teardown
-        return real_shutdown(*args, **kwargs)
-
-    monkeypatch.delenv("RAY_TMPDIR", raising=False)
-    monkeypatch.setattr(ray_executor.tempfile, "mkdtemp", mkdtemp)
-    monkeypatch.setattr(ray, "shutdown", shutdown)
-    sources, _ = discover([str(_corpus(tmp_path / "corpus"))])
-    with pytest.raises(KeyboardInterrupt):
-        list(run_ray(list(enumerate(sources)), Job(ReadOptions(), LEXICAL),
-                     lambda d, b: None, 2))
-    monkeypatch.setattr(ray, "shutdown", real_shutdown)
-    assert not ray.is_initialized()
-    assert made and not Path(made[0]).exists()
 
 
 def test_ray_scan_equals_local_scan(
