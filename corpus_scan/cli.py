@@ -310,6 +310,8 @@ def topics(
                 t.decision,
             )
         console.print(table)
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
     console.print(result.message, highlight=False, soft_wrap=True)
 
 

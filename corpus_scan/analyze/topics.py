@@ -55,6 +55,7 @@ class TopicsResult:
     marks: list[tuple[int, str]] = field(default_factory=list)
     seconds: float = 0.0
     message: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def n_topics(self) -> int:
@@ -139,8 +140,9 @@ def current_topics(con: duckdb.DuckDBPyConnection, run_id: int) -> list[TopicRow
 def _mark(con, db, run: int, parsed: list[tuple[int, str]]) -> TopicsResult:
     fit = first_row(
         con,
-        "SELECT fit_id, unit, method, n_units, n_docs FROM topic_fits WHERE run_id = ? "
-        "ORDER BY fit_id DESC LIMIT 1",
+        "SELECT fit_id, unit, method, n_units, n_docs, "
+        "  fitted_at < (SELECT max(finished_at) FROM shards WHERE run_id = $1) AS stale "
+        "FROM topic_fits WHERE run_id = $1 ORDER BY fit_id DESC LIMIT 1",
         [run],
     )
     if fit is None:
@@ -163,11 +165,17 @@ def _mark(con, db, run: int, parsed: list[tuple[int, str]]) -> TopicsResult:
         scalar(con, "SELECT count(*) FROM candidates WHERE run_id = ? AND flagged", [run]),
         scalar(con, "SELECT count(*) FROM triaged_hits WHERE run_id = ?", [run]),
     )
+    # documents committed after the fit have no topic, so no mark can reach them
+    warns = [
+        f"the topics of run {run} were fitted before its last shard commits: documents "
+        "scanned since have no topic and these marks do not apply to them; run "
+        "`topics --refit`, then mark again"
+    ] if fit[5] else []
     return TopicsResult(
         str(db), run, int(fit[0]), False, fit[1], fit[2], int(fit[3]), int(fit[4]),
         current_topics(con, run), parsed, 0.0,
         f"run {run}: recorded {len(parsed)} decision(s) as {who}; flagged documents "
-        f"{after[0]} before triage, {after[1]} after",
+        f"{after[0]} before triage, {after[1]} after", warns,
     )  # fmt: skip
 
 

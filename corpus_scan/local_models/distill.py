@@ -21,7 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from corpus_scan.atomic import build_once, write_atomic
-from corpus_scan.local_models import cache_dir, minilm_path, source_sha256, write_tokenizer
+from corpus_scan.local_models import (
+    cache_dir,
+    minilm_path,
+    quiet_hf_loading,
+    source_sha256,
+    write_tokenizer,
+)
 
 DISTILL_VERSION = "m2v-minilm-1"
 PCA_DIMS = 256
@@ -39,6 +45,7 @@ def _token_embeddings(model_dir: Path, device: str) -> np.ndarray:
     from tokenizers import Tokenizer
     from transformers import AutoModel
 
+    quiet_hf_loading()
     tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     vocab_size = tok.get_vocab_size()
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")

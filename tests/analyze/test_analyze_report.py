@@ -270,3 +270,13 @@ def test_an_unadjusted_report_says_how_to_correct_it(synth_db: Path, tmp_path: P
     report(synth_db, tmp_path / "adj", precision=0.8, recall=0.7)
     for name in ("summary.md", "index.html"):
         assert "No adjusted estimate" not in (tmp_path / "adj" / name).read_text(encoding="utf-8")
+
+
+def test_marks_on_stale_topics_warn(topics_db: Path) -> None:
+    fresh = topics(topics_db, mark=["0=exclude"])
+    assert fresh.warnings == []
+    con = duckdb.connect(str(topics_db))
+    con.execute("UPDATE shards SET finished_at = now()::TIMESTAMP + INTERVAL 1 DAY")
+    con.close()
+    late = topics(topics_db, mark=["0=include"])
+    assert len(late.warnings) == 1 and "--refit" in late.warnings[0]

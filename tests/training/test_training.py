@@ -96,11 +96,12 @@ def test_threshold_and_band() -> None:
 
 
 @pytest.mark.slow
-def test_static_model_distils_offline(tmp_path: Path) -> None:
+def test_static_model_distils_offline(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
     from corpus_scan.detect.embed import StaticEmbedder
     from corpus_scan.local_models.distill import build_static_model
 
     build_static_model(tmp_path / "m2v")
+    assert "Loading weights" not in capfd.readouterr().err  # `scan --no-progress` stays quiet
     emb = StaticEmbedder(tmp_path / "m2v")
     v = emb.encode(["The AI refused to be shut down.", "Bread recipes for beginners."])
     assert v.shape == (2, emb.dim) and v.dtype == np.float32
