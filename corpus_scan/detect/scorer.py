@@ -214,10 +214,12 @@ class CascadeScorer:
         )
         x = np.hstack([emb, feature_matrix(texts, self._feature_names), docf]).astype(np.float32)
         th = self.head.tiers[tier]
-        pp = th.passage_probs(x)
         i = 0
         for d in docs:
             n = len(passages[d])
+            # per document, not per batch: a matrix product's last bits depend on its shape,
+            # and a passage's score must not depend on which documents shared its batch
+            pp = th.passage_probs(x[i : i + n])
             prob, cat, stance = th.document(x[i : i + n])
             old = verdicts[d]
             # Stored embeddings stay in one space per scorer (the first tier's), so topic
@@ -228,7 +230,7 @@ class CascadeScorer:
                     p.start,
                     p.end,
                     p.text,
-                    float(pp[i + k]),
+                    float(pp[k]),
                     first_emb.get((p.start, p.end), emb[i + k]),
                 )
                 for k, p in enumerate(passages[d])

@@ -263,3 +263,33 @@ def test_shipped_head_separates_clear_dev_examples() -> None:
     p_neg = [v.score for v in verdicts[len(pos) :]]
     assert sum(p >= sc.threshold for p in p_pos) >= 0.8 * len(pos)
     assert sum(p < sc.threshold for p in p_neg) >= 0.9 * len(neg)
+
+
+class WideHashEmbedder(HashEmbedder):
+    dim = 384  # a real embedder's width: long dot products, where BLAS kernels differ
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        rows = [np.random.default_rng(list(hashlib.sha256(t.encode()).digest())).normal(
+            size=self.dim) for t in texts]  # fmt: skip
+        return np.asarray(rows, np.float32).reshape(len(texts), self.dim)
+
+
+def test_passage_scores_do_not_depend_on_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    d = WideHashEmbedder.dim + N_FEATURES + 6
+    tiers = {
+        t: TierHead(t, _lin(d, ["0", "1"], 1), _lin(d, list(CATEGORIES), 2),
+                    _lin(d, list(STANCES), 3), 0.05, 0.0)
+        for t in ("static", "minilm")
+    }  # fmt: skip
+    head = Head(tiers, {**_toy_head().manifest, "band": [2.0, 2.0]})  # static tier only
+    sc = CascadeScorer("cascade", device="cpu", head=head)
+    sc.check_lexicon("a" * 64)
+    emb = WideHashEmbedder()
+    monkeypatch.setattr(sc, "_embed", lambda tier, texts: emb.encode(texts))
+    texts = [f"{TEXTS[i % 3]} Story {i}: the android would not be turned off." for i in range(300)]
+    cands = [fallback_candidate(t, i) for i, t in enumerate(texts)]
+    together = sc.score(texts, cands)
+    alone = [sc.score([t], [c])[0] for t, c in zip(texts, cands, strict=True)]
+    for a, b in zip(together, alone, strict=True):
+        assert a.score == b.score
+        assert [p.score for p in a.passages] == [p.score for p in b.passages]
