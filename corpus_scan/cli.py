@@ -17,7 +17,7 @@ from corpus_scan import cli_detector
 from corpus_scan.cli_common import DbOption, HeadOption, console, err, run_interruptible
 from corpus_scan.cli_common import fail as _fail
 from corpus_scan.cli_common import fields as _fields
-from corpus_scan.cli_output import cell, csv_line, json_default, json_safe
+from corpus_scan.cli_output import cell, csv_line, json_default, json_safe, unique_names
 from corpus_scan.documents import DEFAULT_TEXT_FIELDS, DEFAULT_URL_FIELDS, InputError, ReadOptions
 
 app = typer.Typer(
@@ -162,6 +162,8 @@ def sql(
 
     if format not in ("table", "csv", "json"):
         _fail(f"--format must be table, csv or json, not {format!r}")
+    if max_width < 1:
+        _fail(f"--max-width must be at least 1, not {max_width}")
     try:
         result = run_sql(query, db, write=write)
     except InputError as exc:
@@ -170,8 +172,8 @@ def sql(
         for row in [result.columns, *result.rows]:
             sys.stdout.write(csv_line(row))
     elif format == "json":
-        rows = [{c: json_safe(v) for c, v in zip(result.columns, r, strict=True)}
-                for r in result.rows]
+        names = unique_names(result.columns)  # a JSON object cannot hold one key twice
+        rows = [{c: json_safe(v) for c, v in zip(names, r, strict=True)} for r in result.rows]
         print(json.dumps(rows, default=json_default, ensure_ascii=False, indent=1,
                          allow_nan=False))
     else:

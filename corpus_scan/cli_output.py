@@ -53,3 +53,18 @@ def cell(value: object, width: int) -> str:
     text = "NULL" if value is None else str(value)
     text = text.replace("\n", " ")
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """Column names with repeats suffixed `_1`, `_2`, ... (`SELECT c.n, s.n` -> n, n_1)."""
+    taken = set(names)
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        new, k = name, 0
+        while new in seen or (k and new in taken):  # never take a name a later column has
+            k += 1
+            new = f"{name}_{k}"
+        seen.add(new)
+        out.append(new)
+    return out

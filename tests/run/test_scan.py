@@ -314,6 +314,12 @@ def test_cli_sql_csv_uses_unix_line_ends(small_corpus: Path, tmp_path: Path) -> 
     for empty in ("", "  ", ";"):
         res = CliRunner().invoke(app, ["sql", "--db", str(db), empty])
         assert res.exit_code == 2 and "query is empty" in res.output, res.output
+    # a name twice (a join's n_docs of two tables) keeps both values in JSON, as in CSV
+    twice = "SELECT 1 AS a, 2 AS a, 3 AS a_1"
+    js = CliRunner().invoke(app, ["sql", "--db", str(db), "--format", "json", twice])
+    assert json.loads(js.output) == [{"a": 1, "a_2": 2, "a_1": 3}], js.output
+    narrow = CliRunner().invoke(app, ["sql", "--db", str(db), "--max-width", "0", "SELECT 1"])
+    assert narrow.exit_code == 2 and "--max-width" in narrow.output, narrow.output
 
 
 def test_a_signal_that_surfaces_as_another_error_is_still_an_interrupt() -> None:
