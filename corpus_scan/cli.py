@@ -211,7 +211,7 @@ def filter_(
         bool, typer.Option(help="replace an earlier filter's output in --out")
     ] = False,
     run: Annotated[
-        int | None, typer.Option("--run", help="run id (default: the latest finished run)")
+        int | None, typer.Option("--run", help="run id (default: the run that finished last)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
@@ -282,7 +282,9 @@ def topics(
     refit: Annotated[
         bool, typer.Option(help="fit again even if marks exist on the current fit")
     ] = False,
-    run: Annotated[int | None, typer.Option("--run", help="run id (default: latest)")] = None,
+    run: Annotated[
+        int | None, typer.Option("--run", help="run id (default: the run that finished last)")
+    ] = None,
 ) -> None:
     """Fit BERTopic on the stored passage embeddings of flagged documents (never re-embedding),
     store topics in the database, and record triage decisions that `hits` and `filter` honour."""
@@ -331,7 +333,9 @@ def report(
     recall_n: Annotated[
         int | None, typer.Option(help="positives the recall was measured on")
     ] = None,
-    run: Annotated[int | None, typer.Option("--run", help="run id (default: latest)")] = None,
+    run: Annotated[
+        int | None, typer.Option("--run", help="run id (default: the run that finished last)")
+    ] = None,
     audit_per_band: Annotated[int, typer.Option(help="audit.csv documents per score band")] = 20,
 ) -> None:
     """Write the prevalence report: one self-contained index.html, summary.md, CSV tables,

@@ -9,6 +9,7 @@ import duckdb
 
 from corpus_scan.documents import InputError
 from corpus_scan.store.db import DatabaseError, check_schema, connect
+from corpus_scan.store.schema import latest_run
 
 
 def open_db(path: str | Path, *, write: bool = False) -> duckdb.DuckDBPyConnection:
@@ -31,12 +32,13 @@ def open_db(path: str | Path, *, write: bool = False) -> duckdb.DuckDBPyConnecti
 
 
 def resolve_run(con: duckdb.DuckDBPyConnection, run_id: int | None, db: str | Path) -> int:
-    """`run_id` if the database has it, else the latest run; InputError when there is none."""
+    """`run_id` if the database has it, else the run that finished last (else the newest run
+    still going); InputError when there is none."""
     runs = [int(r[0]) for r in con.execute("SELECT run_id FROM runs ORDER BY run_id").fetchall()]
     if not runs:
         raise InputError(f"{db}: holds no scan run yet")
     if run_id is None:
-        return runs[-1]
+        return latest_run(con, finished_only=False) or runs[-1]
     if int(run_id) not in runs:
         raise InputError(f"{db}: no run {run_id} (runs: {', '.join(map(str, runs))})")
     return int(run_id)

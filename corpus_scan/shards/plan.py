@@ -29,6 +29,7 @@ import duckdb
 
 from corpus_scan.documents import InputError, ReadOptions, Source
 from corpus_scan.sources.discover import format_suffix, local_fingerprint
+from corpus_scan.store.schema import latest_run
 
 EXTENSIONS = {"parquet": ".parquet", "jsonl.gz": ".jsonl.gz"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@=+/-]+")
@@ -59,13 +60,12 @@ class RunPlan:
 def pick_run(con: duckdb.DuckDBPyConnection, run_id: int | None) -> tuple[int, float, dict]:
     """(run_id, threshold, config) of the requested run, or of the latest finished one."""
     if run_id is None:
-        found = con.execute(
-            "SELECT run_id, status, threshold, config FROM runs "
-            "WHERE status IN ('done', 'incomplete') ORDER BY run_id DESC LIMIT 1"
-        ).fetchall()
-        if not found:
+        latest = latest_run(con, finished_only=True)
+        if latest is None:
             raise InputError("no finished scan run in the database (run `corpus-scan scan` first)")
-        row = found[0]
+        row = con.execute(
+            "SELECT run_id, status, threshold, config FROM runs WHERE run_id = ?", [latest]
+        ).fetchone()
     else:
         found = con.execute(
             "SELECT run_id, status, threshold, config FROM runs WHERE run_id = ?", [run_id]
@@ -114,7 +114,10 @@ def load_plan(con: duckdb.DuckDBPyConnection, db: str, run_id: int | None, fmt: 
     _refuse_unfinished(run_id, rows)
     sources = [Source(r[1], r[2], r[3], r[4], r[5]) for r in rows]
     for source in sources:
-        check_unchanged(source)
+        try:
+            check_unchanged(source)
+        except InputError as exc:  # the run was picked for the user: say which, and how else
+            raise InputError(f"run {run_id}: {exc} (choose another run with --run)") from None
     outputs, root = output_names([s.path for s in sources], EXTENSIONS[fmt])
     shards = [
         ShardSpec(int(r[0]), src, int(r[6] or 0), int(r[7] or 0), int(r[8] or 0), out)

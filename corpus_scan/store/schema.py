@@ -7,6 +7,11 @@ rescan. Every count can be recomputed from `shards` and `candidates`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
+
 SCHEMA_VERSION = 1
 
 DDL = [
@@ -191,3 +196,15 @@ TABLES = (
     "passage_topics",
     "topic_marks",
 )
+
+
+def latest_run(con: duckdb.DuckDBPyConnection, *, finished_only: bool) -> int | None:
+    """The run that finished last (a resumed older run can finish after a newer one), else,
+    unless `finished_only`, the newest run still going; None when there is none."""
+    row = con.execute(
+        "SELECT run_id FROM runs WHERE status IN ('done', 'incomplete') "
+        "ORDER BY finished_at DESC NULLS LAST, run_id DESC LIMIT 1"
+    ).fetchone()
+    if row is None and not finished_only:
+        row = con.execute("SELECT max(run_id) FROM runs").fetchone()
+    return int(row[0]) if row and row[0] is not None else None

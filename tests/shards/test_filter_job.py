@@ -236,3 +236,27 @@ def test_a_signal_during_the_lazy_pandas_import_stops_the_job(scanned, tmp_path:
                           capture_output=True, timeout=120)
     assert proc.returncode == 42, proc.stderr.decode()[-2000:]
     assert not (out / "manifest.json").exists()
+
+
+def test_default_run_is_the_one_that_finished_last(tmp_path: Path):
+    """A resumed older run can finish after a newer one: filter, report and topics all pick
+    the run that finished last, and a refusal names the run it picked."""
+    from corpus_scan.analyze import report, topics
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "x.jsonl").write_text('{"id": "a1", "text": "first"}\n')
+    (tmp_path / "b" / "y.jsonl").write_text('{"id": "b1", "text": "second"}\n')
+    db = tmp_path / "x.duckdb"
+    scan([str(tmp_path / "a")], db, detector=LEXICAL)
+    scan([str(tmp_path / "b")], db, detector=LEXICAL)
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE runs SET finished_at = finished_at + INTERVAL 1 HOUR WHERE run_id = 1")
+    con.close()
+    assert filter_shards(db, tmp_path / "out").run_id == 1
+    assert report(db, tmp_path / "rep").run_id == 1
+    assert topics(db).run_id == 1
+    (tmp_path / "a" / "x.jsonl").unlink()
+    with pytest.raises(InputError, match=r"run 1: .*x\.jsonl.*--run"):
+        filter_shards(db, tmp_path / "out2")
+    assert filter_shards(db, tmp_path / "out2", run_id=2).run_id == 2
