@@ -88,6 +88,7 @@ class ShardFilter:
                 }  # Hugging Face feature metadata would no longer match the columns
                 base = [f for f in schema if f.name not in CS_FIELDS]
                 schema = pa.schema(base, metadata=meta or None)
+            schema = viewless_schema(schema)
             self._in_schema = schema  # what records / input batches are turned into
             out_schema = pa.schema([*schema, *CS_SCHEMA], metadata=schema.metadata)
             self.sink: JsonlSink | ParquetSink = ParquetSink(
@@ -172,6 +173,9 @@ class ShardFilter:
         arrow = batch.arrow
         assert arrow is not None
         index = pa.array([batch.rows[i] - batch.first_row for i in pos], pa.int64())
+        schema = viewless_schema(arrow.schema)
+        if schema is not arrow.schema:
+            arrow = arrow.cast(schema)
         table = pa.Table.from_batches([arrow.take(index)])
         if isinstance(self.sink, ParquetSink):
             if notes is not None:
@@ -244,3 +248,34 @@ def _with_notes(table: pa.Table, notes: dict | None) -> pa.Table:
     for f in CS_SCHEMA:
         table = table.append_column(f, pa.array(notes[f.name], f.type))
     return table
+
+
+def _viewless(t: pa.DataType) -> pa.DataType:
+    """`t` with string/binary/list views as their large forms: Arrow has no `take` for views
+    (Polars writes strings as views), and `datasets` does not read them."""
+    if pa.types.is_string_view(t):
+        return pa.large_string()
+    if pa.types.is_binary_view(t):
+        return pa.large_binary()
+    if pa.types.is_list_view(t) or pa.types.is_large_list_view(t):
+        return pa.large_list(t.value_field.with_type(_viewless(t.value_type)))
+    if pa.types.is_fixed_size_list(t):
+        return pa.list_(t.value_field.with_type(_viewless(t.value_type)), t.list_size)
+    if pa.types.is_list(t):
+        return pa.list_(t.value_field.with_type(_viewless(t.value_type)))
+    if pa.types.is_large_list(t):
+        return pa.large_list(t.value_field.with_type(_viewless(t.value_type)))
+    if pa.types.is_struct(t):
+        return pa.struct([f.with_type(_viewless(f.type)) for f in t])
+    if pa.types.is_map(t):
+        return pa.map_(_viewless(t.key_type), _viewless(t.item_type), t.keys_sorted)
+    return t
+
+
+def viewless_schema(schema: pa.Schema) -> pa.Schema:
+    """`schema` itself when it holds no view type, else a copy with each view made large."""
+    types = [_viewless(f.type) for f in schema]
+    if all(t == f.type for t, f in zip(types, schema, strict=True)):
+        return schema
+    return pa.schema([f.with_type(t) for f, t in zip(schema, types, strict=True)],
+                     metadata=schema.metadata)  # fmt: skip

@@ -104,3 +104,35 @@ def test_a_shard_with_nothing_to_write_gets_no_file(scanned, tmp_path: Path):
     (resume / STATE).write_text("\n".join(lines) + "\n")
     log = prepare_output(resume, job, overwrite=False)
     assert set(log.done) == {e["output"] for e in empty}
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl.gz"])
+@pytest.mark.parametrize("mode", ["drop", "annotate"])
+def test_string_view_columns_are_written_as_large_strings(tmp_path: Path, fmt: str, mode: str):
+    """Polars writes text as string_view, which Arrow cannot `take`: filter used to crash."""
+    import datasets
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+    from shards_helpers import CLEAN, HIT, LEXICAL
+
+    from corpus_scan.run.scan import scan
+
+    views = pa.table({
+        "text": pa.array([HIT, CLEAN, CLEAN], pa.string_view()),
+        "id": pa.array(["a", "b", "c"], pa.string_view()),
+        "tags": pa.array([["x"], [], ["y", "z"]], pa.list_(pa.string_view())),
+    })  # fmt: skip
+    (tmp_path / "in").mkdir()
+    feather.write_feather(views, tmp_path / "in" / "v.arrow")
+    pq.write_table(views, tmp_path / "in" / "v.parquet")
+    db = tmp_path / "x.duckdb"
+    scan([str(tmp_path / "in")], db, detector=LEXICAL)
+    out = tmp_path / "out"
+    result = filter_shards(db, out, mode=mode, fmt=fmt)
+    builder = "parquet" if fmt == "parquet" else "json"
+    for entry in result.shards:
+        assert entry["written"] == (2 if mode == "drop" else 3)
+        ds = datasets.load_dataset(builder, data_files=str(out / entry["output"]), split="train",
+                                   cache_dir=str(tmp_path / "hf"))  # fmt: skip
+        assert ds["id"] == (["b", "c"] if mode == "drop" else ["a", "b", "c"])
+        assert ds["tags"][-1] == ["y", "z"]
