@@ -337,6 +337,10 @@ def report(
         int | None, typer.Option("--run", help="run id (default: the run that finished last)")
     ] = None,
     audit_per_band: Annotated[int, typer.Option(help="audit.csv documents per score band")] = 20,
+    overwrite: Annotated[
+        bool,
+        typer.Option(help="replace a labelled audit.csv or files no earlier report wrote"),
+    ] = False,
 ) -> None:
     """Write the prevalence report: one self-contained index.html, summary.md, CSV tables,
     audit.csv."""
@@ -345,7 +349,7 @@ def report(
     try:
         result = run_report(
             db, out, precision=precision, recall=recall, precision_n=precision_n,
-            recall_n=recall_n, run_id=run, audit_per_band=audit_per_band,
+            recall_n=recall_n, run_id=run, audit_per_band=audit_per_band, overwrite=overwrite,
         )  # fmt: skip
     except InputError as exc:
         _fail(str(exc))

@@ -6,6 +6,7 @@ a SQL query on the scan database, written to `<name>.csv` and, with its SQL, to 
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus_scan.analyze import audit as audit_mod
-from corpus_scan.analyze import markdown, report_html, sections
+from corpus_scan.analyze import markdown, report_folder, report_html, sections
 from corpus_scan.analyze.common import first_row, open_db, resolve_run
 from corpus_scan.analyze.prevalence import (
     METHOD_NOTES,
@@ -53,17 +54,6 @@ class ReportResult:
             f"run {self.run_id}: {self.n_flagged:,} of {self.n_docs:,} documents flagged{triage}; "
             f"report in {self.index_html} ({len(self.files)} files, {self.seconds:.1f} s)"
         )
-
-
-def _out_dir(out_dir: str | Path) -> Path:
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)  # `--out reports/my-corpus` on a fresh clone
-    except OSError as exc:
-        raise InputError(f"{out}: cannot create the report folder ({exc.strerror})") from None
-    return out
 
 
 def _section_table(s: Section) -> Table:
@@ -117,6 +107,36 @@ def _header(data: ReportData, meta: dict[str, Any], precision, recall,
     return lines
 
 
+def _write(out: Path, data: ReportData, audit: Table, bands: Section, meta: dict[str, Any],
+           run: int, audit_per_band: int, rates: tuple) -> tuple[list[Path], Path, Path]:
+    """Every report file into `out`: (all files, summary.md, index.html)."""
+    precision, recall, precision_n, recall_n = rates
+    files: list[Path] = []
+    for sec in [*data.sections.values(), bands]:
+        path = out / f"{sec.name}.csv"
+        audit_mod.write_csv(path, _section_table(sec))
+        files.append(path)
+    audit_path = out / "audit.csv"
+    audit_mod.write_csv(audit_path, audit)
+    files.append(audit_path)
+    audit_section = Section(
+        "audit", audit_mod.AUDIT.title, audit.columns, audit.rows,
+        audit_mod.audit_sql(run, audit_per_band), list(audit.columns), audit_mod.AUDIT.note,
+    )  # fmt: skip
+    ordered = [*data.sections.values(), bands, audit_section]
+    md = markdown.summary(
+        _header(data, meta, precision, recall, (precision_n, recall_n)),
+        [(sec, sec.name not in MD_ROWS_HIDDEN) for sec in ordered],
+    )
+    summary_md = out / "summary.md"
+    summary_md.write_text(md, encoding="utf-8")
+    index = out / "index.html"
+    names = sorted(p.name for p in files) + ["summary.md", "index.html"]
+    html = report_html.render(data, meta, len(audit.rows), bands, names)
+    index.write_text(html, encoding="utf-8")
+    return [*files, summary_md, index], summary_md, index
+
+
 def report(
     db: str | Path,
     out_dir: str | Path,
@@ -128,11 +148,14 @@ def report(
     run_id: int | None = None,
     audit_per_band: int = 20,
     map_points: int = 5000,
+    overwrite: bool = False,
 ) -> ReportResult:
     """Write index.html, summary.md and one CSV per table for a run (default: the latest).
 
     `precision`/`recall` (from `corpus-scan eval`) add an adjusted estimate; `precision_n` /
-    `recall_n` (the evaluation sample sizes) widen its interval by their uncertainty."""
+    `recall_n` (the evaluation sample sizes) widen its interval by their uncertainty. An
+    earlier report in `out_dir` is replaced whole; a labelled audit.csv or a file no report
+    wrote there is replaced only with `overwrite` (see `report_folder`)."""
     start = time.perf_counter()
     check_rates(precision, recall)
     check_sample_sizes(precision, precision_n, recall_n)
@@ -141,7 +164,11 @@ def report(
     con = open_db(db)
     try:
         run = resolve_run(con, run_id, db)
-        out = _out_dir(out_dir)
+        out, stage = report_folder.prepare(out_dir, overwrite)
+    except BaseException:
+        con.close()
+        raise
+    try:
         data = sections.build(
             con, run, precision=precision, recall=recall, precision_n=precision_n,
             recall_n=recall_n, map_points=map_points,
@@ -149,34 +176,14 @@ def report(
         audit = audit_mod.audit_table(con, run, per_band=audit_per_band)
         bands = sections.from_query(con, audit_mod.AUDIT_BANDS, run)
         meta = _meta(con, db, run)
+        files, summary_md, index = _write(stage, data, audit, bands, meta, run, audit_per_band,
+                                          (precision, recall, precision_n, recall_n))  # fmt: skip
+        report_folder.install(stage, out, overwrite)
     finally:
         con.close()
-
-    files: list[Path] = []
-    for s in [*data.sections.values(), bands]:
-        path = out / f"{s.name}.csv"
-        audit_mod.write_csv(path, _section_table(s))
-        files.append(path)
-    audit_path = out / "audit.csv"
-    audit_mod.write_csv(audit_path, audit)
-    files.append(audit_path)
-
-    audit_section = Section(
-        "audit", audit_mod.AUDIT.title, audit.columns, audit.rows,
-        audit_mod.audit_sql(run, audit_per_band), list(audit.columns), audit_mod.AUDIT.note,
-    )  # fmt: skip
-    ordered = [*data.sections.values(), bands, audit_section]
-    md = markdown.summary(
-        _header(data, meta, precision, recall, (precision_n, recall_n)),
-        [(s, s.name not in MD_ROWS_HIDDEN) for s in ordered],
-    )
-    summary_md = out / "summary.md"
-    summary_md.write_text(md, encoding="utf-8")
-    index = out / "index.html"
-    names = sorted(p.name for p in files) + ["summary.md", "index.html"]
-    html = report_html.render(data, meta, len(audit.rows), bands, names)
-    index.write_text(html, encoding="utf-8")
-    files += [summary_md, index]
+        shutil.rmtree(stage, ignore_errors=True)  # a failed report leaves no staging folder
+    files = [out / p.name for p in files]
+    summary_md, index = out / summary_md.name, out / index.name
 
     overall = {r["measure"]: r for r in data["prevalence"].dicts()}
     flagged = overall["flagged"]
