@@ -139,7 +139,7 @@ def _write(out: Path, data: ReportData, audit: Table, bands: Section, meta: dict
 
 def report(
     db: str | Path,
-    out_dir: str | Path,
+    out: str | Path,
     *,
     precision: float | None = None,
     recall: float | None = None,
@@ -154,7 +154,7 @@ def report(
 
     `precision`/`recall` (from `corpus-scan eval`) add an adjusted estimate; `precision_n` /
     `recall_n` (the evaluation sample sizes) widen its interval by their uncertainty. An
-    earlier report in `out_dir` is replaced whole; a labelled audit.csv or a file no report
+    earlier report in `out` is replaced whole; a labelled audit.csv or a file no report
     wrote there is replaced only with `overwrite` (see `report_folder`)."""
     start = time.perf_counter()
     check_rates(precision, recall)
@@ -164,7 +164,7 @@ def report(
     con = open_db(db)
     try:
         run = resolve_run(con, run_id, db)
-        out, stage = report_folder.prepare(out_dir, overwrite)
+        out, stage = report_folder.prepare(out, overwrite)
     except BaseException:
         con.close()
         raise

@@ -76,7 +76,7 @@ def parse_marks(marks: list[str]) -> list[tuple[int, str]]:
 def topics(
     db: str | Path,
     *,
-    mark: list[str] | None = None,
+    mark: list[str] | str | None = None,
     run_id: int | None = None,
     min_topic_size: int = 10,
     n_neighbors: int = 15,
@@ -107,7 +107,7 @@ def topics(
     ):
         if value < least:
             raise InputError(f"--{name} must be at least {least}, got {value}")
-    parsed = parse_marks(mark) if mark else []
+    parsed = parse_marks([mark] if isinstance(mark, str) else mark) if mark else []
     con = open_db(db, write=True)
     try:
         ensure_tables(con)

@@ -55,11 +55,11 @@ class ScanReport:
 
 
 def scan(
-    inputs: list[str],
+    inputs: list[str] | str | Path,
     db: str | Path = "corpus_scan.duckdb",
     *,
     read_options: ReadOptions | None = None,
-    detector: DetectorConfig | None = None,
+    detector: DetectorConfig | str | None = None,
     workers: int = 1,
     limit: int | None = None,
     new_run: bool = False,
@@ -71,8 +71,14 @@ def scan(
 
     `executor="local"` runs `workers` processes on this machine; `executor="ray"` runs the same
     work units as Ray actors (local Ray, or the cluster at `ray_address`). Either way only this
-    process opens the database.
+    process opens the database. One input may be given alone (`scan("corpus/")`), and
+    `detector` by its name (`detector="lexical"`).
     """
+    inputs = [str(inputs)] if isinstance(inputs, str | Path) else [str(i) for i in inputs]
+    if not inputs:
+        raise InputError("no inputs to scan: name at least one file, folder, glob or hf: path")
+    if isinstance(detector, str):
+        detector = DetectorConfig(scorer=detector)
     if executor not in ("local", "ray"):
         raise InputError(f"unknown executor {executor!r} (local | ray)")
     if limit is not None and limit < 1:

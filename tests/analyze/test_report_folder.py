@@ -68,7 +68,7 @@ def test_a_report_written_before_the_marker_is_replaced(synth_db: Path, tmp_path
     out = tmp_path / "rep"
     report(synth_db, out)
     (out / MARKER).unlink()
-    report(synth_db, out)  # recognised by its summary.md heading
+    report(synth_db, out=out)  # recognised by its summary.md heading (`out=`, as --out)
     assert (out / MARKER).exists()
 
 

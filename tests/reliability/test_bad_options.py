@@ -64,6 +64,22 @@ def test_the_library_refuses_the_same_values(small_corpus: Path, tmp_path: Path)
         scan([str(small_corpus)], tmp_path / "x.duckdb", limit=0)
 
 
+def test_the_library_takes_one_input_and_a_detector_name(
+    small_corpus: Path, tmp_path: Path
+) -> None:
+    """`scan("corpus/")` used to scan each character of the string as a path, and
+    `detector="lexical"` failed with an AttributeError."""
+    one = scan(small_corpus, tmp_path / "a.duckdb", detector="lexical")
+    config = DetectorConfig(scorer="lexical")
+    listed = scan([str(small_corpus)], tmp_path / "b.duckdb", detector=config)
+    assert one.totals["n_docs"] == listed.totals["n_docs"] > 0
+    with pytest.raises(InputError, match="no inputs to scan"):
+        scan([], tmp_path / "c.duckdb")
+    assert not (tmp_path / "c.duckdb").exists()
+    with pytest.raises(InputError, match="unknown detector"):
+        scan(small_corpus, tmp_path / "d.duckdb", detector="keywords")
+
+
 def test_a_limited_run_is_refused_by_filter_with_the_reason(
     small_corpus: Path, tmp_path: Path
 ) -> None:
