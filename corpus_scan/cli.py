@@ -240,7 +240,7 @@ def _filter_dict(report: Any) -> dict[str, Any]:
         "run_id": report.run_id, "mode": report.mode, "out": str(report.out),
         "manifest": str(report.manifest), "format": report.fmt,
         "threshold": report.threshold, "flag_rule": report.flag_rule,
-        **report.totals, "seconds": round(report.seconds, 3),
+        **report.totals, "seconds": round(report.seconds, 3), "warnings": report.warnings,
     }
 
 
@@ -266,6 +266,8 @@ def _print_filter(report: Any) -> None:
     ]:
         table.add_row(key, value)
     console.print(table)
+    for warning in report.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
 
 
 @app.command()

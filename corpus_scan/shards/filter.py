@@ -34,7 +34,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ import pyarrow.parquet as pq
 
 from corpus_scan import __version__
 from corpus_scan.documents import InputError, ReadOptions, ShardReadError
-from corpus_scan.shards.flags import RunFlags, load_flags
+from corpus_scan.shards.flags import TRIAGE_VIEW, RunFlags, load_flags, stale_triage
 from corpus_scan.shards.manifest import (
     build_manifest,
     now_iso,
@@ -74,6 +74,7 @@ class FilterReport:
     totals: dict[str, Any]
     reused: int = 0  # shards kept from an interrupted run of the same job
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
 
 
 def filter_shards(
@@ -103,6 +104,7 @@ def filter_shards(
     try:
         plan = load_plan(con, db_path, run_id, fmt)
         flags = load_flags(con, plan.run_id, threshold)
+        stale = stale_triage(con, plan.run_id) if flags.rule == TRIAGE_VIEW else None
     finally:
         con.close()
     out = Path(out)
@@ -155,6 +157,7 @@ def filter_shards(
         manifest["totals"],
         reused,
         seconds,
+        [stale] if stale else [],
     )
 
 

@@ -117,6 +117,24 @@ class RunFlags:
         return {row: Candidate(*rest) for row, *rest in zip(*cols, strict=True)}
 
 
+def stale_triage(con: duckdb.DuckDBPyConnection, run_id: int) -> str | None:
+    """A warning when the run's triage marks sit on a topic fit older than its last shard
+    commits: documents committed since have no topic, so no mark reaches them."""
+    row = con.execute(
+        "SELECT f.fitted_at < (SELECT max(finished_at) FROM shards WHERE run_id = $1), "
+        "  (SELECT count(*) FROM topic_marks m WHERE m.run_id = $1 AND m.fit_id = f.fit_id) "
+        "FROM topic_fits f WHERE f.run_id = $1 ORDER BY f.fit_id DESC LIMIT 1",
+        [run_id],
+    ).fetchone()
+    if not row or not row[0] or not row[1]:
+        return None
+    return (
+        f"run {run_id}'s topic triage was decided on topics fitted before its last shard "
+        "commits: documents scanned since are flagged by score alone; run `topics --refit` "
+        "and mark again, or pass --threshold"
+    )
+
+
 def load_flags(
     con: duckdb.DuckDBPyConnection, run_id: int, threshold: float | None = None
 ) -> RunFlags:

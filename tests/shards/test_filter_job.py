@@ -260,3 +260,19 @@ def test_default_run_is_the_one_that_finished_last(tmp_path: Path):
     with pytest.raises(InputError, match=r"run 1: .*x\.jsonl.*--run"):
         filter_shards(db, tmp_path / "out2")
     assert filter_shards(db, tmp_path / "out2", run_id=2).run_id == 2
+
+
+def test_triage_on_a_stale_fit_is_warned_about(fresh, tmp_path: Path):
+    corpus, db = fresh
+    con = duckdb.connect(str(db))
+    con.execute("INSERT INTO topic_fits (fit_id, run_id, fitted_at) VALUES "
+                "(1, 1, now()::TIMESTAMP + INTERVAL 1 DAY)")  # fmt: skip
+    con.execute("INSERT INTO topic_marks VALUES (1, 1, 1, 0, 'exclude', 'me', now())")
+    con.close()
+    assert filter_shards(db, tmp_path / "a").warnings == []
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE topic_fits SET fitted_at = TIMESTAMP '2000-01-01'")
+    con.close()
+    late = filter_shards(db, tmp_path / "b")
+    assert len(late.warnings) == 1 and "topics --refit" in late.warnings[0]
+    assert filter_shards(db, tmp_path / "c", threshold=0.5).warnings == []  # no triage used
