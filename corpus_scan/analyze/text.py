@@ -21,6 +21,7 @@ def clean(value: object, limit: int | None = None) -> str:
     if value is None:
         return ""
     text = str(value).encode("utf-8", "replace").decode("utf-8", "replace")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # Windows and old Mac line ends
     text = _INVISIBLE.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
     if limit is not None and len(text) > limit:
         text = text[: max(0, limit - 1)].rstrip() + "…"

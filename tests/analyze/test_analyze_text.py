@@ -11,6 +11,7 @@ def test_escaping_and_invisible_characters() -> None:
     )
     assert clean("a\x00b\u202ec\ufeff") == "a<U+0000>b<U+202E>c<U+FEFF>"
     assert clean("tab\tand\nnewline") == "tab\tand\nnewline"
+    assert clean("line one\r\nline two\rthree") == "line one\nline two\nthree"  # not <U+000D>
     assert clean("x" * 10, 5) == "xxxx…"
     assert clean("\ud800 lone surrogate").endswith("lone surrogate")
     assert clean(None) == ""
