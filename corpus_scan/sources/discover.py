@@ -78,6 +78,8 @@ _DOC_STEMS = frozenset(
 # (`dataset_dict.json` sits one folder up, beside the split folders).
 _DATASETS_META = frozenset({"state.json", "dataset_info.json"})
 _DATASETS_META_REASON = "datasets metadata file (beside its .arrow data)"
+# never documents wherever they lie: a DatasetDict's index, a hub repository's legacy card data
+_HUB_META = frozenset({"dataset_dict.json", "dataset_infos.json"})
 _GLOB_CHARS = frozenset("*?[")
 _COMPRESSED = frozenset({".gz", ".zst", ".zstd", ".bz2", ".xz", ".lz4", ".zip"})
 
@@ -166,7 +168,7 @@ class _Walker:
             return
         arrow_here = any(e.name.lower().endswith(".arrow") for e in entries)
         for entry in entries:
-            if entry.name == "dataset_dict.json" or (arrow_here and entry.name in _DATASETS_META):
+            if entry.name in _HUB_META or (arrow_here and entry.name in _DATASETS_META):
                 self.skipped.append(Skipped(entry.path, _DATASETS_META_REASON))
                 continue
             self.visit(entry.path, explicit=False)
@@ -256,6 +258,10 @@ def discover(inputs: list[str]) -> tuple[list[Source], list[Skipped]]:
                 raise InputError(f"{raw}: no files match this pattern")
             for match in matches:
                 walker.visit(os.path.abspath(match), explicit=False)
+            continue
+        first = walker.seen_dirs.get(os.path.realpath(expanded))
+        if first is not None:  # `scan corpus corpus/part`: read once, as part of `corpus`
+            walker.skipped.append(Skipped(raw, f"folder already included by an input ({first})"))
             continue
         known, n_skipped = walker.known, len(walker.skipped)
         walker.visit(os.path.abspath(expanded), explicit=True)

@@ -146,6 +146,15 @@ def test_overlapping_inputs_read_once(tmp_path):
     _tree(tmp_path)
     sources, _ = discover([str(tmp_path / "b"), str(tmp_path / "b" / "2.jsonl")])
     assert len(sources) == 2
+    # a folder inside an earlier input (or the same folder twice) is read once and listed as
+    # skipped; it used to be refused as "no file of a readable format in this folder"
+    for again in ("b", "."):
+        sources, skipped = discover([str(tmp_path), str(tmp_path / again)])
+        assert len(sources) == len(discover([str(tmp_path)])[0])
+        assert skipped[-1].reason.startswith("folder already included by an input")
+    (tmp_path / "b" / "dataset_infos.json").write_text('{"default": {}}')  # hub card data
+    _, skipped = discover([str(tmp_path / "b")])
+    assert any(s.path.endswith("dataset_infos.json") for s in skipped)
 
 
 def test_hub_paths():
