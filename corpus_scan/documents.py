@@ -66,7 +66,9 @@ class Skipped:
     reason: str
 
 
-DEFAULT_TEXT_FIELDS = ("text", "content", "contents", "articleBody", "body", "document")
+DEFAULT_TEXT_FIELDS = (
+    "text", "content", "contents", "articleBody", "body", "document", "raw_content"
+)  # raw_content: RedPajama-V2
 DEFAULT_URL_FIELDS = ("url", "source_url", "metadata.url", "WARC-Target-URI", "title_url")
 
 

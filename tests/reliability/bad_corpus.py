@@ -85,7 +85,8 @@ EXPECT: dict[str, Expect] = {
             (3, 4, "not a JSON object (str)"),
             (4, 5, "not a JSON object (int)"),
             (5, 6, "not a JSON object (null)"),
-            (6, 7, "field 'text' missing (nor content, contents, articleBody, body, document)"),
+            (6, 7, "field 'text' missing (nor content, contents, articleBody, body, "
+              "document, raw_content)"),
             (7, 8, "field 'text' is null"),
             (8, 9, "field 'text' is not a string (float)"),
             (9, 10, "invalid UTF-8"),

@@ -55,7 +55,8 @@ def test_bad_records_reasons_rows_and_lines(h, write):
     assert got[1:] == [
         (2, 4, "not a JSON object (list)"),
         (3, 5, "not a JSON object (str)"),
-        (4, 6, "field 'text' missing (nor content, contents, articleBody, body, document)"),
+        (4, 6, "field 'text' missing (nor content, contents, articleBody, body, "
+          "document, raw_content)"),
         (5, 7, "field 'text' is null"),
         (6, 8, "field 'text' is not a string (int)"),
         (9, 11, "invalid UTF-8"),
@@ -71,11 +72,12 @@ def test_text_field_order_and_dotted_url(h, write):
         {"articleBody": "body", "metadata": {"url": "http://nested"}},
         {"text": "t", "url": "", "source_url": "http://second"},  # empty url is skipped
         {"text": "t2", "metadata.url": "http://literal-dotted-key"},
+        {"raw_content": "redpajama-v2", "doc_id": "x"},
     ]
     path = write("f.jsonl", h.jsonl_bytes(records))
     res = h.collect(h.source_for(path))
-    assert res.texts == ["from content", "body", "t", "t2"]
-    assert res.urls == [None, "http://nested", "http://second", "http://literal-dotted-key"]
+    assert res.texts == ["from content", "body", "t", "t2", "redpajama-v2"]
+    assert res.urls == [None, "http://nested", "http://second", "http://literal-dotted-key", None]
 
 
 def test_custom_fields_and_ids(h, write):
