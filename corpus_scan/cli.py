@@ -49,9 +49,10 @@ def scan(
         list[str], typer.Argument(help="files, folders, globs, hf://datasets/... or hf:ORG/NAME")
     ],
     db: DbOption = Path("corpus_scan.duckdb"),
-    text_field: Annotated[str, typer.Option(help="text field(s), first present wins")] = ",".join(
-        DEFAULT_TEXT_FIELDS
-    ),
+    text_field: Annotated[
+        str,
+        typer.Option(help="text field(s), first present wins; '*' = every string value (JSON)"),
+    ] = ",".join(DEFAULT_TEXT_FIELDS),
     id_field: Annotated[
         str, typer.Option(help="id field(s), first present wins; else <shard path>:<row>")
     ] = "id",

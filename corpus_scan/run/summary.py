@@ -90,6 +90,7 @@ def print_summary(report: ScanReport, console: Console) -> None:
             "bad records (first 1,000 per shard, with lines): corpus-scan sql --db "
             f'{escape(shlex.quote(report.db))} "SELECT reason, count(*) FROM bad_records '
             'GROUP BY 1"; records without a text field: pass '
-            "--text-field NAME (several, comma-separated; '*' = all string values of a record)",
+            "--text-field NAME (several, comma-separated; '*' = all string values of a JSON "
+            "record)",
             soft_wrap=True,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import deque
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -16,7 +17,11 @@ MAX_FIELD = 16 << 20  # the CSV reader's block size: pyarrow's own limit on one 
 class PhysicalLines:
     """Record number (pyarrow's: 1-based, header included, empty lines skipped) -> the
     physical line where the record starts, by a second pass over the file that starts at the
-    first lookup and goes only as far as the records asked for (they are asked in order)."""
+    first lookup and goes only as far as the records asked for. Lookups come nearly in order
+    (a batch's ragged rows are looked up before its other bad rows), so the start lines of
+    the last `RECENT` records are kept for a lookup that goes back."""
+
+    RECENT = 1 << 15
 
     def __init__(self, source: Source) -> None:
         self._source = source
@@ -26,10 +31,14 @@ class PhysicalLines:
         self._line_end = 0  # physical line on which the last record read ended
         self._start = 0  # start line of record number `self._record`
         self._failed = False
+        self._recent: deque[int] = deque(maxlen=self.RECENT)  # starts of the last records
 
     def line(self, record: int) -> int | None:
-        if self._failed or record < max(1, self._record):
-            return None  # records are asked in increasing order: an earlier one never is
+        if self._failed or record < 1:
+            return None
+        if record <= self._record:  # asked before: from the recent starts, if still there
+            back = self._record - record
+            return self._recent[-1 - back] if back < len(self._recent) else None
         try:
             if self._reader is None:
                 self._open()
@@ -40,6 +49,7 @@ class PhysicalLines:
                 if row:  # an empty line is no record (pyarrow skips it too)
                     self._record += 1
                     self._start = start
+                    self._recent.append(start)
             return self._start
         except (StopIteration, csv.Error, OSError, ShardReadError, StreamError, ValueError):
             self._failed = True  # the main reader reports what is wrong with the file

@@ -95,6 +95,13 @@ def test_csv_ragged_rows_numbered_in_place(h, write):
     assert res.all_rows() == list(range(7))
     assert res.n_bytes == len(raw)
     assert all(len(b) <= 2 for b in res.batches)
+    # a bad row before a ragged one in the same batch keeps its line (it used to be None:
+    # the ragged row was looked up first, and line lookups only went forward)
+    path = write("m.csv", b"id,text\nb,caf\xe9\nf,x,y\ng,ok\n")
+    res = h.collect(h.source_for(path))
+    assert [(b.row, b.line, b.reason) for b in res.bad] == [
+        (0, 2, "invalid UTF-8"), (1, 3, "ragged row (3 fields, expected 2)")
+    ]
 
 
 def test_csv_bad_record_lines_past_multiline_cells_in_gzip(h, write):
