@@ -15,6 +15,8 @@ default id), or else a single record. Anything else is read as JSON lines.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Iterator
 from itertools import chain
 
@@ -22,12 +24,13 @@ import orjson
 
 from corpus_scan.documents import BadRecord, DocBatch, ReadOptions, ShardReadError, Source
 from corpus_scan.sources.batches import BatchBuilder, RecordBatch, spread_bytes
-from corpus_scan.sources.records import make_extractor, type_name
+from corpus_scan.sources.records import LostPrecision, make_extractor, type_name
 from corpus_scan.sources.streams import StreamError, iter_chunks, open_binary
 
 MAX_JSON_DOCUMENT = 512 << 20
 _BOM = b"\xef\xbb\xbf"
 _JSONDecodeError = orjson.JSONDecodeError
+_LONG_INT = re.compile(rb"\d{20}")  # an integer orjson may turn into a float (beyond 64 bits)
 
 
 def read_jsonl(
@@ -81,7 +84,8 @@ def read_lines(
     """
     k_part, n_parts = part
     batch_no = 0
-    extract = make_extractor(opts)
+    extract = make_extractor(opts, exact_ints=True)
+    extract_again = make_extractor(opts)
     size = opts.batch_size if opts.batch_size > 0 else 2048
     loads = orjson.loads
     meter = _Meter()
@@ -122,7 +126,11 @@ def read_lines(
                         except _JSONDecodeError as e:
                             record = _retry_or_reason(buf[p:nl], lineno, e)
                         if type(record) is dict:
-                            got = extract(record)
+                            try:
+                                got = extract(record)
+                            except LostPrecision:  # rare: an id beyond 64 bits
+                                record = _exact(buf[p:nl], record)
+                                got = extract_again(record)
                             if type(got) is str:
                                 bad.append(BadRecord(row, lineno, got))
                             else:
@@ -214,6 +222,16 @@ def _segments(chunks: Iterable[bytes], meter: _Meter) -> Iterator[tuple[bytes, i
     if carry:
         joined = b"".join(carry)
         yield joined, 0, len(joined)
+
+
+def _exact(line: bytes, parsed: dict) -> dict:
+    """The record parsed by the standard library, which keeps every digit of an integer
+    (orjson makes one beyond 64 bits a float); `parsed` if that parser refuses the line."""
+    try:
+        record = json.loads(line[3:] if line.startswith(_BOM) else line)
+    except (ValueError, RecursionError):
+        return parsed
+    return record if type(record) is dict else parsed
 
 
 def _retry_or_reason(line: bytes, lineno: int, err: Exception) -> object:
@@ -326,10 +344,14 @@ def _read_whole(path: str, head: bytes, chunks: Iterator[bytes]) -> bytes:
 def _read_document(
     path: str, data: bytes, opts: ReadOptions, keep: bool = False
 ) -> Iterator[DocBatch]:
+    body = data[3:] if data.startswith(_BOM) else data
     try:
-        doc = orjson.loads(data[3:] if data.startswith(_BOM) else data)
-    except _JSONDecodeError as e:
+        doc = orjson.loads(body)
+        if _LONG_INT.search(body):  # the standard library keeps every digit of an integer
+            doc = json.loads(body)
+    except (_JSONDecodeError, ValueError, RecursionError) as e:
         raise ShardReadError(f"{path}: invalid JSON document: {e}") from None
+    del body
     total = len(data)
     del data
     if type(doc) is list:

@@ -7,9 +7,11 @@ Shared by the JSON lines, JSON document and hub readers so every format applies 
   if no text field holds a string the reason names the first one present ("field 'text' is
   null", "field 'text' is not a string (int)") or, when none is present, the first
   configured field, listing the others tried ("field 'text' missing (nor content, ...)").
-* id: `str(record[f])` for the first of `opts.id_fields` (`--id-field a,b`) present, not null
-  and not empty; otherwise the caller's default (`<path>:<row>`, or the key of a JSON object
-  mapping ids to records).
+* id: the first of `opts.id_fields` (`--id-field a,b`) present, not null and not empty, as
+  text: strings as they are, numbers as written, `true`/`false`, objects and arrays as JSON;
+  otherwise the caller's default (`<path>:<row>`, or the key of a JSON object mapping ids to
+  records). orjson reads an integer beyond 64 bits as a float: with `exact_ints`, such an id
+  raises `LostPrecision` so that the caller parses the line again with the standard library.
 * url: the first of `opts.url_fields` holding a non-empty string, else None.
 
 Field names may be dotted paths (`metadata.url`): a literal key with the dots wins, otherwise
@@ -21,9 +23,32 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from corpus_scan.documents import ReadOptions
 
 MISSING: Any = object()
+_INT64 = float(2**63)
+
+
+class LostPrecision(Exception):
+    """An id that orjson read as a float may have been an integer beyond 64 bits."""
+
+
+def id_text(value: object, exact_ints: bool = False) -> str:
+    """An id value as text, spelled as JSON spells it (see the module doc)."""
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is float:
+        if exact_ints and value.is_integer() and abs(value) >= _INT64:  # type: ignore[union-attr]
+            raise LostPrecision
+        return repr(value)
+    if kind is dict or kind is list:
+        return orjson.dumps(value).decode()
+    return str(value)
 
 # (text, id or None when the record has none, url) on success; a short reason string when bad.
 Extracted = tuple[str, str | None, str | None] | str
@@ -90,7 +115,7 @@ def all_strings(value: Any, out: list[str]) -> list[str]:
     return out
 
 
-def make_extractor(opts: ReadOptions) -> Callable[[dict], Extracted]:
+def make_extractor(opts: ReadOptions, exact_ints: bool = False) -> Callable[[dict], Extracted]:
     """A function applying the text/id/url rules of `opts` to one dict record.
 
     Called once per record on the hot path, so it is a closure (no attribute lookups) and the
@@ -131,14 +156,14 @@ def make_extractor(opts: ReadOptions) -> Callable[[dict], Extracted]:
 
         rid = record.get(id_key) if id_get is None else id_get(record)
         if type(rid) is not str:
-            rid = None if rid is None or rid is MISSING else str(rid)
+            rid = None if rid is None or rid is MISSING else id_text(rid, exact_ints)
         elif not rid:
             rid = None
         if rid is None and more_ids:
             for key, get in more_ids:
                 value = record.get(key) if get is None else get(record)
                 if value is not None and value is not MISSING and value != "":
-                    rid = value if type(value) is str else str(value)
+                    rid = value if type(value) is str else id_text(value, exact_ints)
                     break
 
         url = None

@@ -240,3 +240,19 @@ def test_json_invalid_document_and_size_cap(h, write, monkeypatch):
     monkeypatch.setattr(jsonl, "MAX_JSON_DOCUMENT", 1000)
     res = h.collect(h.source_for(write("big.json", orjson.dumps([{"text": "x" * 100}] * 20))))
     assert res.error is not None and "larger than" in str(res.error)
+
+
+def test_ids_are_spelled_as_json_and_big_integers_stay_exact(h, write):
+    """orjson reads an integer beyond 64 bits as a float: two such ids used to collapse into
+    one (1.1805916207174113e+21); true was stored as "True" and objects as Python reprs."""
+    big = 1180591620717411303424
+    lines = (
+        f'{{"id": {big}, "text": "a"}}\n{{"id": {big + 1}, "text": "b"}}\n'
+        '{"id": true, "text": "c"}\n{"id": {"k": [1, 2]}, "text": "d"}\n'
+        '{"id": 1.5, "text": "e"}\n{"id": 1e20, "text": "f"}\n{"id": -7, "text": "g"}\n'
+    ).encode()
+    res = h.collect(h.source_for(write("ids.jsonl", lines)))
+    assert res.ids == [str(big), str(big + 1), "true", '{"k":[1,2]}', "1.5", "1e+20", "-7"]
+    doc = f'[{{"id": {big}, "text": "a"}}, {{"id": 7, "text": "b"}}]'.encode()
+    res = h.collect(h.source_for(write("doc.json", doc)))
+    assert res.ids == [str(big), "7"]
