@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from corpus_scan.documents import DocBatch, ReadOptions, ShardReadError, Source
 from corpus_scan.sources.batches import BatchBuilder, spread_bytes
-from corpus_scan.sources.tabular import _Columns, _fill, _is_text_type
+from corpus_scan.sources.tabular import _Columns, _fill, _is_text_type, field_type
 
 _FILE_MAGIC = b"ARROW1"
 _FEATHER_V1 = b"FEA1"
@@ -83,8 +83,8 @@ def read_arrow(
     with mm:
         reader = _open(path, mm)
         cols = _Columns(path, reader.schema, opts)
-        text_type = reader.schema.field(cols.text).type if "." not in cols.text else None
-        if text_type is not None and not _is_text_type(text_type):
+        text_type = field_type(reader.schema, cols.text)
+        if not _is_text_type(text_type):
             raise ShardReadError(f"{path}: text column '{cols.text}' holds {text_type}, not text")
         builder = BatchBuilder(opts.batch_size, keep=keep)
         size = builder.size

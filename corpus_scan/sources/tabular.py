@@ -68,6 +68,17 @@ def _resolve(field: str, schema: pa.Schema) -> str | None:
     return field
 
 
+def field_type(schema: pa.Schema, path: str) -> pa.DataType:
+    """The type of column `path` (already resolved by `_resolve`; "a.b" inside structs)."""
+    if path in schema.names:
+        return schema.field(path).type
+    parts = path.split(".")
+    typ = schema.field(parts[0]).type
+    for part in parts[1:]:
+        typ = typ.field(part).type
+    return typ
+
+
 def _column(batch: pa.RecordBatch, path: str) -> list:
     """Python values of column `path` ("a.b" walks struct children) in `batch`."""
     if path in batch.schema.names:
@@ -175,8 +186,8 @@ def read_parquet(
     with pf:
         schema = pf.schema_arrow
         cols = _Columns(path, schema, opts)
-        text_type = schema.field(cols.text).type if "." not in cols.text else None
-        if text_type is not None and not _is_text_type(text_type):
+        text_type = field_type(schema, cols.text)
+        if not _is_text_type(text_type):
             raise ShardReadError(f"{path}: text column '{cols.text}' holds {text_type}, not text")
         meta = pf.metadata
         n_rows = meta.num_rows

@@ -83,6 +83,15 @@ def test_wrong_files_say_what_is_wrong(h, tmp_path: Path) -> None:
     assert "no text column" in str(h.collect(h.source_for(no_text)).error)
     number = _file(tmp_path / "b.feather", pa.table({"text": [1, 2]}))
     assert "holds int64, not text" in str(h.collect(h.source_for(number)).error)
+    # a dotted text field inside a struct is checked the same way (it was a TypeError with
+    # the shard's documents counted), in Arrow and Parquet
+    nested = pa.table({"text": ["x"], "meta": pa.array([{"n": 5}])})
+    opts = ReadOptions(text_fields=("meta.n",))
+    pq.write_table(nested, tmp_path / "n.parquet")
+    for path in (_file(tmp_path / "n.feather", nested), tmp_path / "n.parquet"):
+        res = h.collect(h.source_for(path), opts)
+        assert "text column 'meta.n' holds int64, not text" in str(res.error)
+        assert res.texts == []
     old = tmp_path / "c.feather"
     with pytest.warns(DeprecationWarning):  # pyarrow still writes v1, for this test
         feather.write_feather(pa.table({"text": ["x"]}), str(old), version=1)
