@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from corpus_scan.documents import DocBatch, ReadOptions, ShardReadError, Source
 from corpus_scan.sources.batches import BatchBuilder, spread_bytes
-from corpus_scan.sources.tabular import _Columns, _fill, _is_text_type, field_type
+from corpus_scan.sources.tabular import _Columns, _fill, check_text_type
 
 _FILE_MAGIC = b"ARROW1"
 _FEATHER_V1 = b"FEA1"
@@ -83,9 +83,7 @@ def read_arrow(
     with mm:
         reader = _open(path, mm)
         cols = _Columns(path, reader.schema, opts)
-        text_type = field_type(reader.schema, cols.text)
-        if not _is_text_type(text_type):
-            raise ShardReadError(f"{path}: text column '{cols.text}' holds {text_type}, not text")
+        check_text_type(path, reader.schema, cols.text)
         builder = BatchBuilder(opts.batch_size, keep=keep)
         size = builder.size
         k, n = part

@@ -186,9 +186,7 @@ def read_parquet(
     with pf:
         schema = pf.schema_arrow
         cols = _Columns(path, schema, opts)
-        text_type = field_type(schema, cols.text)
-        if not _is_text_type(text_type):
-            raise ShardReadError(f"{path}: text column '{cols.text}' holds {text_type}, not text")
+        check_text_type(path, schema, cols.text)
         meta = pf.metadata
         n_rows = meta.num_rows
         # the uncompressed size of the row groups, shared out by rows (no per-row byte counts)
@@ -214,6 +212,19 @@ def read_parquet(
                     done += rb.num_rows
         except (pa.ArrowException, OSError) as e:
             raise ShardReadError(f"{path}: Parquet read failed after row {done} ({e})") from None
+
+
+def check_text_type(path: str, schema: pa.Schema, text: str) -> None:
+    """A one-line error when the chosen text column holds no text, naming the columns that
+    do (a whole column has one type, so this fails the shard rather than each row)."""
+    typ = field_type(schema, text)
+    if _is_text_type(typ):
+        return
+    others = [f.name for f in schema if _is_text_type(f.type)]
+    hint = f"; text columns: {column_list(others)}" if others else "; it has no text column"
+    raise ShardReadError(
+        f"{path}: text column '{text}' holds {typ}, not text (pass --text-field NAME{hint})"
+    )
 
 
 def _is_text_type(typ: pa.DataType) -> bool:
