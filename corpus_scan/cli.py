@@ -344,6 +344,10 @@ def report(
         bool,
         typer.Option(help="replace a labelled audit.csv or files no earlier report wrote"),
     ] = False,
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="flag at this score instead of the scan's threshold (no rescan)"),
+    ] = None,
 ) -> None:
     """Write the prevalence report: one self-contained index.html, summary.md, CSV tables,
     audit.csv."""
@@ -353,6 +357,7 @@ def report(
         result = run_report(
             db, out, precision=precision, recall=recall, precision_n=precision_n,
             recall_n=recall_n, run_id=run, audit_per_band=audit_per_band, overwrite=overwrite,
+            threshold=threshold,
         )  # fmt: skip
     except InputError as exc:
         _fail(str(exc))

@@ -60,6 +60,26 @@ def _section_table(s: Section) -> Table:
     return Table(s.columns, s.rows)
 
 
+def _rethreshold(con, run: int, threshold: float | None) -> float:
+    """With a threshold, shadow `candidates` and `runs` on this read-only connection by temp
+    views that flag at it: every query of the report (and the `hits`/`triaged_hits` views,
+    which read `candidates`) then sees those flags. Returns the scan's own threshold."""
+    scan_threshold = float(first_row(con, "SELECT threshold FROM runs WHERE run_id = ?",
+                                     [run])[0] or 0.0)  # fmt: skip
+    if threshold is not None:
+        catalog = first_row(con, "SELECT current_database()")[0].replace('"', '""')
+        t, r = float(threshold), int(run)
+        con.execute(
+            f'CREATE TEMP VIEW candidates AS SELECT * REPLACE (CASE WHEN run_id = {r} '
+            f'THEN score >= {t!r} ELSE flagged END AS flagged) FROM "{catalog}".main.candidates'
+        )
+        con.execute(
+            f'CREATE TEMP VIEW runs AS SELECT * REPLACE (CASE WHEN run_id = {r} THEN {t!r} '
+            f'ELSE threshold END AS threshold) FROM "{catalog}".main.runs'
+        )
+    return scan_threshold
+
+
 def _meta(con, db: str | Path, run_id: int) -> dict[str, Any]:
     row = first_row(
         con,
@@ -73,6 +93,14 @@ def _meta(con, db: str | Path, run_id: int) -> dict[str, Any]:
     return meta
 
 
+def _threshold_note(meta: dict[str, Any]) -> list[str]:
+    t, scan = meta.get("threshold"), meta.get("scan_threshold")
+    if t is None or scan is None or float(t) == scan:
+        return []
+    return [f"- flags recomputed from the stored scores at threshold {t} (the scan's: {scan}); "
+            f"in the SQL below, read `flagged` as `score >= {t}`"]  # fmt: skip
+
+
 def _header(data: ReportData, meta: dict[str, Any], precision, recall,
             sizes: tuple[int | None, int | None] = (None, None)) -> list[str]:
     lines = [
@@ -80,7 +108,8 @@ def _header(data: ReportData, meta: dict[str, Any], precision, recall,
         "",
         f"- database: `{meta['db']}`",
         f"- generated: {meta['generated_at']}",
-        f"- detector: `{meta.get('detector')}`",
+        f"- detector: `{meta.get('detector')}`, threshold {meta.get('threshold')}",
+        *_threshold_note(meta),
         "- approximate tokens = characters / 4 (no tokenizer is run)",
         f"- intervals: {METHOD_NOTES['wilson']}; {METHOD_NOTES['clopper-pearson']} "
         "when fewer than 5 hits or non-hits",
@@ -149,21 +178,27 @@ def report(
     audit_per_band: int = 20,
     map_points: int = 5000,
     overwrite: bool = False,
+    threshold: float | None = None,
 ) -> ReportResult:
     """Write index.html, summary.md and one CSV per table for a run (default: the latest).
 
     `precision`/`recall` (from `corpus-scan eval`) add an adjusted estimate; `precision_n` /
     `recall_n` (the evaluation sample sizes) widen its interval by their uncertainty. An
     earlier report in `out` is replaced whole; a labelled audit.csv or a file no report
-    wrote there is replaced only with `overwrite` (see `report_folder`)."""
+    wrote there is replaced only with `overwrite` (see `report_folder`). `threshold` flags
+    the run's candidates by their stored scores at another threshold than the scan's (no
+    rescan); every table, `hits` and topic triage included, then uses it."""
     start = time.perf_counter()
     check_rates(precision, recall)
     check_sample_sizes(precision, precision_n, recall_n)
     if audit_per_band < 1:
         raise InputError(f"--audit-per-band must be at least 1, got {audit_per_band}")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise InputError(f"--threshold must lie between 0 and 1, not {threshold}")
     con = open_db(db)
     try:
         run = resolve_run(con, run_id, db)
+        scan_threshold = _rethreshold(con, run, threshold)
         out, stage = report_folder.prepare(out, overwrite)
     except BaseException:
         con.close()
@@ -176,6 +211,7 @@ def report(
         audit = audit_mod.audit_table(con, run, per_band=audit_per_band)
         bands = sections.from_query(con, audit_mod.AUDIT_BANDS, run)
         meta = _meta(con, db, run)
+        meta["scan_threshold"] = scan_threshold
         files, summary_md, index = _write(stage, data, audit, bands, meta, run, audit_per_band,
                                           (precision, recall, precision_n, recall_n))  # fmt: skip
         report_folder.install(stage, out, overwrite)
@@ -190,6 +226,9 @@ def report(
     triaged = overall.get("flagged after topic triage")
     run_row = data["run_summary"].dicts()[0]
     warns = []
+    if threshold is not None:
+        warns.append(f"flags recomputed from the stored scores at threshold {threshold:g} "
+                     f"(the scan's: {scan_threshold:g})")  # fmt: skip
     if run_row["run_status"] != "done":
         warns.append(f"run {run} status is {run_row['run_status']!r}")
     if run_row["n_shards_failed"]:

@@ -77,12 +77,20 @@ def warnings(data: ReportData, meta: dict[str, Any]) -> list[str]:
             for w in warning_texts(data)]
 
 
+def _rethresholded(meta: dict[str, Any]) -> str:
+    scan = meta.get("scan_threshold")
+    if scan is None or meta.get("threshold") is None or float(meta["threshold"]) == scan:
+        return ""
+    return f" (flags recomputed from the stored scores; the scan's threshold: {esc(fmt(scan))})"
+
+
 def run_part(data: ReportData, meta: dict[str, Any]) -> str:
     s = data["run_summary"]
     parts = [
         _p(
             f"Database {esc(meta['db'])}, run {data.run_id}, detector "
-            f"{esc(meta.get('detector'))}, threshold {esc(fmt(meta.get('threshold')))}. "
+            f"{esc(meta.get('detector'))}, threshold {esc(fmt(meta.get('threshold')))}"
+            f"{_rethresholded(meta)}. "
             "Approximate tokens are characters / 4 (no tokenizer is run)."
         ),
         block(s),

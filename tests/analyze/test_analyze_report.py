@@ -280,3 +280,30 @@ def test_marks_on_stale_topics_warn(topics_db: Path) -> None:
     con.close()
     late = topics(topics_db, mark=["0=include"])
     assert len(late.warnings) == 1 and "--refit" in late.warnings[0]
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.3, 0.95])  # the scan flagged at 0.5
+def test_report_at_another_threshold_needs_no_rescan(
+    topics_db: Path, tmp_path: Path, threshold: float
+) -> None:
+    con = duckdb.connect(str(topics_db), read_only=True)
+    run, scan_t = con.execute("SELECT max(run_id), any_value(threshold) FROM runs").fetchone()
+    want = con.execute("SELECT count(*) FROM candidates WHERE run_id = ? AND score >= ?",
+                       [run, threshold]).fetchone()[0]  # fmt: skip
+    con.close()
+    result = report(topics_db, tmp_path / "rep", threshold=threshold)
+    assert result.n_flagged == want
+    assert result.n_flagged_after_triage is not None and result.n_flagged_after_triage <= want
+    assert any("recomputed" in w for w in result.warnings)
+    assert "flags recomputed from the stored scores" in result.index_html.read_text("utf-8")
+    assert f"read `flagged` as `score >= {threshold}`" in result.summary_md.read_text("utf-8")
+    by_category = list(csv.DictReader((tmp_path / "rep" / "prevalence_by_category.csv").open()))
+    assert sum(int(r["n_flagged"]) for r in by_category) == want
+    same = report(topics_db, tmp_path / "rep2")  # the database is untouched
+    con = duckdb.connect(str(topics_db), read_only=True)
+    assert same.n_flagged == con.execute(
+        "SELECT count(*) FROM candidates WHERE run_id = ? AND flagged", [run]).fetchone()[0]
+    assert con.execute("SELECT threshold FROM runs WHERE run_id = ?", [run]).fetchone()[0] == scan_t
+    con.close()
+    with pytest.raises(InputError, match="between 0 and 1"):
+        report(topics_db, tmp_path / "rep3", threshold=1.5)
