@@ -296,7 +296,8 @@ def _config(
         "inputs": [_absolute(i) for i in inputs],
         "n_sources": len(sources),
         "sources_sha256": fingerprint.hexdigest(),
-        "read_options": asdict(read_options),
+        # the batch size changes no row, score or vector, so a resume may change it
+        "read_options": {k: v for k, v in asdict(read_options).items() if k != "batch_size"},
         "detector": detector.to_dict(),
         "limit": limit,
         "version": __version__,
