@@ -11,6 +11,7 @@ from collections.abc import Callable
 from corpus_scan.detect.cascade import DetectorConfig, get_cascade
 from corpus_scan.documents import DocBatch, ReadOptions, ShardReadError, Source
 from corpus_scan.sources import read_source
+from corpus_scan.sources.discover import local_fingerprint
 from corpus_scan.store.parts import (
     CANDIDATE_COLUMNS,
     MAX_BAD_ROWS_KEPT,
@@ -67,6 +68,8 @@ def process_shard(
                 progress(len(batch), batch.n_bytes)
             if result.status == "limited":
                 break
+        if result.status != "limited":
+            _check_unchanged(source)
     except ShardReadError as exc:
         result.status, result.error = "failed", str(exc)
     except Exception as exc:  # noqa: BLE001 - a broken shard must not stop a corpus scan
@@ -74,6 +77,23 @@ def process_shard(
         result.error = f"{source.path}: {type(exc).__name__}: {exc}"
     result.finished_at = time.time()
     return result
+
+
+def _check_unchanged(source: Source) -> None:
+    """A file written to while it was read gives counts that match neither version: fail the
+    shard (the next scan sees a new fingerprint, so a new run) instead of recording it."""
+    if source.size is None:  # a hub dataset
+        return
+    path = source.path.removeprefix("hf:") if source.format == "hf" else source.path
+    try:
+        size, mtime = local_fingerprint(path)
+    except OSError as exc:
+        raise ShardReadError(f"{source.path}: {exc.strerror or exc} after it was read") from None
+    if size != source.size or (source.mtime is not None and mtime != source.mtime):
+        raise ShardReadError(
+            f"{source.path}: changed while it was being scanned (size {source.size} -> {size}); "
+            "scan it again once nothing writes to it"
+        )
 
 
 def _spill(result: ShardResult, sink: SpillSink) -> None:

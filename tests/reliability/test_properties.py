@@ -189,7 +189,7 @@ def test_scan_unit_any_json_lines(lines: list[bytes]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "x.jsonl"
         path.write_bytes(data)
-        src = Source(str(path), "jsonl", None, len(data), 0.0)
+        src = Source(str(path), "jsonl", None, len(data), path.stat().st_mtime)
         result = process_shard(src, 0, ReadOptions(batch_size=4), TINY)
     assert result.status == "done", result.error
     records = sum(1 for line in data.split(b"\n") if line.strip())

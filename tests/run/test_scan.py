@@ -410,3 +410,24 @@ def test_limit_counts_only_the_bytes_it_read(tmp_path: Path) -> None:
     n_docs, n_chars, n_bytes = sql("SELECT n_docs, n_chars, n_bytes FROM shards", db).rows[0]
     assert n_docs == 10 and n_chars == 10 * 99
     assert abs(n_bytes - path.stat().st_size / 10) <= 2
+
+
+def test_a_file_written_to_while_it_is_read_fails_its_shard(tmp_path: Path) -> None:
+    """Its counts would match neither version of the file: the shard fails, naming why,
+    instead of being recorded with the old size and the new documents."""
+    from corpus_scan.run.shard import process_shard
+    from corpus_scan.sources import discover
+
+    path = tmp_path / "growing.jsonl"
+    path.write_text("".join(f'{{"text": "line {i}"}}\n' for i in range(20)))
+    sources, _ = discover([str(path)])
+
+    def append(_docs: int, _bytes: int) -> None:
+        with path.open("a") as fh:
+            fh.write('{"text": "written during the scan"}\n')
+
+    result = process_shard(sources[0], 0, ReadOptions(batch_size=5), LEXICAL, progress=append)
+    assert result.status == "failed"
+    assert "changed while it was being scanned" in result.error
+    again = process_shard(discover([str(path)])[0][0], 0, ReadOptions(batch_size=5), LEXICAL)
+    assert again.status == "done" and again.n_docs == len(path.read_text().splitlines())
