@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,12 +50,24 @@ def sql(query: str, db: str | Path = "corpus_scan.duckdb", *, write: bool = Fals
 _WRITES_FILES = {"COPY", "EXPORT", "ATTACH", "LOAD"}
 
 
+# Settings that make DuckDB write files (a query log, profiles) or change where it spills.
+_FILE_SETTINGS = re.compile(
+    r"log_query_path|profil\w*_output|enable_profil|temp_directory|secret_directory"
+    r"|extension_directory",
+    re.IGNORECASE,
+)
+
+
 def _refuse_file_writes(con: duckdb.DuckDBPyConnection, query: str) -> None:
     try:
-        kinds = [s.type.name for s in con.extract_statements(query)]
+        statements = [(s.type.name, s.query) for s in con.extract_statements(query)]
     except duckdb.Error:
         return  # a syntax error: let execute() report it in full
-    bad = sorted({k for k in kinds if k in _WRITES_FILES})
+    kinds = [
+        "SET (a file-writing setting)" if k == "SET" and _FILE_SETTINGS.search(q) else k
+        for k, q in statements
+    ]
+    bad = sorted({k for k in kinds if k in _WRITES_FILES or k.startswith("SET (")})
     if bad:
         raise InputError(
             f"query refused: {', '.join(bad)} writes files, loads code or opens other "

@@ -149,9 +149,12 @@ def test_sql_without_write_writes_no_files(small_corpus: Path, tmp_path: Path) -
         f"SELECT 1; COPY candidates TO '{out}'",
         f"EXPORT DATABASE '{tmp_path / 'dump'}'",
         f"ATTACH '{tmp_path / 'other.duckdb'}' AS other",
+        f"SET log_query_path = '{out}'; SELECT 1",
+        f"SET profiling_output = '{out}'",
     ):
         with pytest.raises(InputError, match="refused.*--write"):
             sql(query, db)
+    assert sql("SET threads = 1; SELECT 1", db).rows == [(1,)]  # other settings are fine
     assert not out.exists() and not (tmp_path / "dump").exists()
     assert not (tmp_path / "other.duckdb").exists()
     sql(f"COPY (SELECT count(*) AS n FROM candidates) TO '{out}'", db, write=True)
