@@ -89,6 +89,12 @@ def resolve_hf(path: str, opts: ReadOptions) -> HubSpec:
     name = path[3:]
     if not name:
         raise InputError(f"{path}: expected hf:ORG/NAME")
+    if Path(name).is_file():  # `hf:./train.parquet`: one local file, through its builder
+        for exts, builder, extra in _BUILDERS:
+            if name.lower().endswith(exts):
+                return HubSpec(builder, None, split, data_files={split: name}, extra=dict(extra))
+        raise InputError(f"{path}: unsupported file type for hf: (use parquet, arrow, jsonl, "
+                         "csv or txt, or scan the file without hf:)")
     rev = None
     if "@" in name and not name.startswith(("/", ".")):
         name, rev = name.split("@", 1)
@@ -131,8 +137,7 @@ def read_spec(
         ds = datasets.load_dataset(spec.path, spec.name, streaming=True, **spec.kwargs())
     except Exception as e:  # noqa: BLE001 - datasets raises many types for "cannot open"
         msg = " ".join(str(e).split())[:300]
-        raise ShardReadError(
-            f"{path}: cannot open dataset ({type(e).__name__}: {msg}){_hint(spec)}") from None
+        raise ShardReadError(f"{path}: cannot open dataset ({type(e).__name__}: {msg})") from None
 
     extract = make_extractor(opts)
     builder = BatchBuilder(opts.batch_size, keep=keep)

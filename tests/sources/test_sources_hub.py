@@ -130,6 +130,10 @@ _SCRIPT = textwrap.dedent(
         "no_text": run(read_source(Source("hf:" + no_text, "hf"), opts)),
         "missing": run(read_source(Source("hf:" + folder + "/nope", "hf"), opts)),
         "bad_json": run(read_source(Source("hf:" + bad_json, "hf"), opts)),
+        "one_file": run(read_source(Source("hf:" + parquet_glob.replace("*", "part-0"), "hf"),
+                                    opts)),
+        "bad_config": run(read_source(Source("hf:" + folder, "hf"),
+                                      ReadOptions(batch_size=2, hf_config="nonsense"))),
     }
     print("RESULT" + json.dumps(results))
     """
@@ -216,3 +220,9 @@ def test_reader_on_local_data_offline(tmp_path):
     # a local folder: the message says how to get each bad record counted with its line
     assert "without hf: to have each bad record counted with its line" in err, err
     assert "without hf:" not in results["missing"]["error"]  # not a folder on this machine
+    # `hf:FILE` reads one local file through its builder (it used to fail to open)
+    assert results["one_file"]["error"] is None
+    assert [t for b in results["one_file"]["batches"] for t in b["texts"]] == ["p0", "p1"]
+    # a dataset that cannot be opened gets no hint about skipping malformed records
+    assert "cannot open dataset" in results["bad_config"]["error"]
+    assert "without hf:" not in results["bad_config"]["error"]
