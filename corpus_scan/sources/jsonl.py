@@ -293,11 +293,20 @@ def sniff_json(head: bytes, ended: bool, text_fields: tuple[str, ...]) -> str:
     stripped = head.lstrip()
     if stripped.startswith(_BOM):
         stripped = stripped[3:].lstrip()
-    if stripped.startswith(b"["):
-        return "document"
     lines = [ln for ln in stripped.split(b"\n") if ln.strip()]
     if not ended and lines and not stripped.endswith(b"\n"):
         lines = lines[:-1] if len(lines) > 1 else lines
+    if stripped.startswith(b"["):
+        # an array on a line of its own followed by objects is JSON lines with a bad first
+        # record (one bad record), not a document (which would fail the whole shard)
+        if len(lines) > 1:
+            try:
+                orjson.loads(lines[0])
+                if type(orjson.loads(lines[1])) is dict:
+                    return "lines"
+            except _JSONDecodeError:
+                pass
+        return "document"
     if not lines:
         return "lines"
     try:

@@ -220,6 +220,12 @@ def test_json_single_record_and_json_lines(h, write):
     assert [b.row for b in res.bad] == [0]
     one_line = h.collect(h.source_for(write("oneline.json", b'{"text": "single"}\n')))
     assert one_line.texts == ["single"]
+    # an array as the first line of JSON lines is one bad record, as in a .jsonl file
+    res = h.collect(h.source_for(write("lines3.json", b"[1, 2]\n" + lines)))
+    assert res.error is None and res.texts == ["l1", "l2", "l3"]
+    assert [(b.row, b.reason) for b in res.bad] == [(0, "not a JSON object (list)")]
+    array = h.collect(h.source_for(write("arr1.json", b'[{"text": "a"}, {"text": "b"}]\n')))
+    assert array.texts == ["a", "b"]  # a one-line array is still a document
 
 
 def test_json_lines_truncated_while_sniffing(h, write):
