@@ -296,8 +296,7 @@ def _config(
         "inputs": [_absolute(i) for i in inputs],
         "n_sources": len(sources),
         "sources_sha256": fingerprint.hexdigest(),
-        # the batch size changes no row, score or vector, so a resume may change it
-        "read_options": {k: v for k, v in asdict(read_options).items() if k != "batch_size"},
+        "read_options": asdict(read_options),
         "detector": detector.to_dict(),
         "limit": limit,
         "version": __version__,
@@ -313,4 +312,8 @@ def _absolute(raw: str) -> str:
 
 
 def _hash(config: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+    """The run's identity. The batch size is stored but left out: it changes no row, score or
+    vector, so a resume may change it."""
+    same = {**config, "read_options": {
+        k: v for k, v in config.get("read_options", {}).items() if k != "batch_size"}}
+    return hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:16]
