@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from corpus_scan.detect.features import (
     find_spans,
     lexical_score,
 )
+from corpus_scan.detect.head_dir import load_head_dir
 from corpus_scan.detect.passages import make_passages
 from corpus_scan.documents import InputError
 
@@ -290,29 +290,6 @@ def load_scorer(name: str = "cascade", device: str = "auto",
         return LexicalScorer()
     head = load_head_dir(head_dir, name) if head_dir is not None else None
     return CascadeScorer(name, device=device, head=head)
-
-
-def load_head_dir(head_dir: str | Path, mode: str = "cascade") -> Head:
-    """A user's head folder, checked: one-line InputError naming what is missing or unreadable
-    (a KeyError deep inside a worker would say neither)."""
-    d = Path(head_dir)
-    if not d.is_dir():
-        raise InputError(f"--head {d}: no such folder (write one with `corpus-scan train --out`)")
-    for name in ("head.json", "head.npz"):
-        if not (d / name).is_file():
-            raise InputError(f"--head {d}: {name} is missing (`corpus-scan train --out {d}` "
-                             "writes both)")
-    try:
-        head = load_head(d.resolve())
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(f"--head {d}: not a corpus-scan head ({type(exc).__name__}: {exc})"
-                         ) from None
-    need = {"cascade": ("static", "minilm"), "minilm": ("minilm",), "static": ("static",)}[mode]
-    missing = [t for t in need if t not in head.tiers]
-    if missing:
-        raise InputError(f"--head {d}: has no {' or '.join(missing)} tier, which the {mode} "
-                         "detector needs")
-    return head
 
 
 def fallback_candidate(text: str, index: int = 0, window: int = 400) -> Candidate:

@@ -104,3 +104,31 @@ def test_a_truncated_head_npz_is_named_in_one_line(tmp_path: Path) -> None:
     (broken / "head.npz").write_bytes((MODELS_DIR / "head.npz").read_bytes()[:300])
     with pytest.raises(InputError, match="not a corpus-scan head"):
         load_head_dir(broken)
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+def test_a_head_this_version_cannot_use_is_refused_in_one_line(tmp_path: Path) -> None:
+    import numpy as np
+
+    wrong_pair = _copy_head(_folder(tmp_path / "pair"))
+    with np.load(wrong_pair / "head.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["static.platt"] = arrays["static.platt"] + 1.0  # another training run's arrays
+    np.savez(wrong_pair / "head.npz", **arrays)
+    with pytest.raises(InputError, match="head.npz is not the one head.json describes"):
+        load_head_dir(wrong_pair)
+    fewer = _copy_head(_folder(tmp_path / "fewer"))
+    manifest = json.loads((fewer / "head.json").read_text())
+    manifest["features"] = manifest["features"][:-2]  # a head of another feature set
+    (fewer / "head.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match=r"static tier takes 278 inputs, this version gives it "
+                                         r"276 \(14 features"):  # fmt: skip
+        load_head_dir(fewer)
+    listed = _copy_head(_folder(tmp_path / "list"))
+    (listed / "head.json").write_text("[1, 2]")
+    with pytest.raises(InputError, match="not a corpus-scan head"):
+        load_head_dir(listed)
