@@ -3,12 +3,13 @@ cli.py), each a thin layer over the library function of the same name."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
-from corpus_scan.cli_common import HeadOption, err
+from corpus_scan.cli_common import HeadOption, err, terminate_as_interrupt
 from corpus_scan.cli_common import fail as _fail
 from corpus_scan.documents import InputError
 
@@ -27,17 +28,25 @@ def eval_(
 ) -> None:
     """Score a labeled JSONL file: precision, recall, F1, PR-AUC, per-subtype recall, and the
     keyword baseline beside them."""
+    from corpus_scan.detect.cascade import require_device
     from corpus_scan.detect.scorer import load_scorer
     from corpus_scan.training.eval_file import evaluate
 
     if not path.is_file():
         _fail(f"{path}: {'is a folder, not a file' if path.is_dir() else 'no such file'}")
     try:
+        if detector != "lexical":
+            require_device(device)
         scorer = load_scorer(detector, device=device, head_dir=head)
     except (InputError, ValueError) as exc:
         _fail(str(exc))
     try:
-        report = evaluate(path, text_field=text_field, label_field=label_field, scorer=scorer)
+        with terminate_as_interrupt() as caught:
+            try:
+                report = evaluate(path, text_field=text_field, label_field=label_field,
+                                  scorer=scorer)  # fmt: skip
+            except KeyboardInterrupt:
+                _stopped("eval", caught, "nothing was written")
     except (InputError, ValueError, KeyError) as exc:
         _fail(f"{path}: {exc}")
     print(
@@ -100,8 +109,12 @@ def train(
     from corpus_scan.training.recipe import train as run_train
 
     try:
-        written = run_train(out_dir, dev_path=dev, device=device, cv_seeds=cv_seeds,
-                            shared=shared)
+        with terminate_as_interrupt() as caught:
+            try:
+                written = run_train(out_dir, dev_path=dev, device=device, cv_seeds=cv_seeds,
+                                    shared=shared)  # fmt: skip
+            except KeyboardInterrupt:
+                _stopped("train", caught, "no head was written (both files go in at the end)")
     except (InputError, FileNotFoundError) as exc:
         _fail(str(exc))
     print(f"head written to {written}")
@@ -119,3 +132,8 @@ def build_models(
 
     for name, folder in run_build(cache, rebuild=rebuild).items():
         print(f"{name}: {folder}")
+
+
+def _stopped(command: str, caught: list[int], what: str) -> NoReturn:
+    sig = caught[0] if caught else int(signal.SIGINT)
+    _fail(f"{command} interrupted ({signal.Signals(sig).name}); {what}", code=128 + sig)

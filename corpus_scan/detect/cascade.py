@@ -18,6 +18,21 @@ def check_device(device: str) -> None:
         raise InputError(f"--device must be auto, cpu, cuda or cuda:N, not {device!r}")
 
 
+def require_device(device: str) -> None:
+    """`cuda`/`cuda:N` where torch sees no such device: a one-line InputError now, instead of
+    a traceback once the model is moved. Called where the models run (eval, train), not by
+    a scan's driver, whose Ray workers may hold the GPUs it lacks."""
+    check_device(device)
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    index = int(device.split(":")[1]) if ":" in device else 0
+    if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+        raise InputError(f"--device {device}: torch sees no such CUDA device here "
+                         f"({torch.cuda.device_count()} found); use --device cpu or auto")
+
+
 @dataclass(frozen=True)
 class DetectorConfig:
     """Everything needed to rebuild the same detector in another process (it is pickled)."""

@@ -18,10 +18,12 @@ Sources (each required unless `allow_missing`; see `load_extra`):
 
 from __future__ import annotations
 
+import bz2
 import glob
 import gzip
 import hashlib
 import json
+import lzma
 import os
 import random
 import re
@@ -29,6 +31,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import corpus_scan
 from corpus_scan.detect.base import Candidate
@@ -102,13 +105,38 @@ def _label(value: object, field_name: str) -> int:
         raise ValueError(f"field {field_name!r} is {value!r}, expected 1/0 or true/false") from None
 
 
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+def _open_binary(path: str | Path) -> BinaryIO:
+    """A labelled file: plain, .gz, .bz2 or .xz."""
+    opener = _OPENERS.get(Path(path).suffix.lower(), open)
+    return opener(path, "rb")  # type: ignore[operator]
+
+
+def _lines(fh: BinaryIO) -> Iterator[tuple[int, str]]:
+    """(index, line) decoded one line at a time, so that a bad byte is named by its line; a
+    byte-order mark is dropped."""
+    i = -1
+    try:
+        for i, raw in enumerate(fh):
+            try:
+                line = raw.decode("utf-8-sig" if i == 0 else "utf-8")
+            except UnicodeDecodeError:
+                raise ValueError(f"line {i + 1}: not UTF-8 text (a JSON lines file is expected, "
+                                 "optionally .gz, .bz2 or .xz)") from None
+            yield i, line
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise ValueError(f"line {i + 2}: cannot be read ({exc})") from None
+
+
 def read_jsonl(path: str | Path, source: str, text_field: str = "text",
                label_field: str = "label") -> list[Example]:
     """Labelled examples; a bad line raises ValueError naming the line and field (a metric on
     silently fewer documents would mislead, so nothing is skipped)."""
     out: list[Example] = []
-    with open(path, encoding="utf-8") as fh:
-        for i, line in enumerate(fh):
+    with _open_binary(path) as fh:
+        for i, line in _lines(fh):
             if not line.strip():
                 continue
             try:
@@ -116,8 +144,9 @@ def read_jsonl(path: str | Path, source: str, text_field: str = "text",
                 if not isinstance(r, dict):
                     raise ValueError("not a JSON object")
                 for name, hint in ((label_field, "--label-field"), (text_field, "--text-field")):
-                    if name not in r:
-                        raise ValueError(f"no field {name!r} (choose one with {hint})")
+                    if name not in r:  # `train --dev` takes the fields as they are named
+                        how = f" (choose one with {hint})" if source == "eval" else ""
+                        raise ValueError(f"no field {name!r}{how}")
                 label = _label(r[label_field], label_field)
                 if not isinstance(r[text_field], str):
                     raise ValueError(f"field {text_field!r} is not a string")

@@ -138,6 +138,7 @@ def evaluate(path: str | Path, text_field: str = "text", label_field: str = "lab
     baseline. With the prefilter available, non-candidates get score 0 (as in a scan).
     `scorer` may be a loaded scorer or a detector name (cascade | minilm | static | lexical,
     with `head` and `device` as `corpus-scan eval --detector --head --device`)."""
+    from corpus_scan.detect.cascade import require_device
     from corpus_scan.detect.scorer import (
         LexicalScorer,
         load_scorer,
@@ -153,6 +154,8 @@ def evaluate(path: str | Path, text_field: str = "text", label_field: str = "lab
     y = np.asarray([e.label for e in ex])
     sub = [e.subtype for e in ex]
     if scorer is None or isinstance(scorer, str):
+        if (scorer or "cascade") != "lexical":
+            require_device(device)
         sc = load_scorer(scorer or "cascade", device=device, head_dir=head)
     else:
         sc = scorer

@@ -52,6 +52,9 @@ def test_eval_and_train_refuse_a_bad_device(tmp_path: Path) -> None:
         result = _cli(*args, "--device", "gpu0")
         assert result.exit_code == 2, result.output
         assert "--device must be auto, cpu, cuda or cuda:N, not 'gpu0'" in result.output
+        absent = _cli(*args, "--device", "cuda:99")  # spelled right, but no such GPU here
+        assert absent.exit_code == 2 and "torch sees no such CUDA device" in absent.output
+        assert "Traceback" not in absent.output
 
 
 def test_the_library_refuses_the_same_values(small_corpus: Path, tmp_path: Path) -> None:

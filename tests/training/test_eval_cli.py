@@ -224,3 +224,39 @@ def test_texts_the_head_was_trained_on_are_counted() -> None:
                             manifest) == 4
     # a head whose recorded data is not these files: nothing can be said
     assert seen_in_training(own, {"training_data_sha256": {"own": "0" * 16}}) is None
+
+
+def test_eval_reads_bom_and_compressed_files_and_names_a_bad_byte_line(tmp_path: Path) -> None:
+    import bz2
+    import gzip
+
+    plain = _write(tmp_path / "plain.jsonl").read_bytes()
+    (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + plain)
+    (tmp_path / "z.jsonl.gz").write_bytes(gzip.compress(plain))
+    (tmp_path / "z.jsonl.bz2").write_bytes(bz2.compress(plain))
+    want = CliRunner().invoke(app, ["eval", str(tmp_path / "plain.jsonl"), "--detector", "lexical"])
+    for name in ("bom.jsonl", "z.jsonl.gz", "z.jsonl.bz2"):
+        res = CliRunner().invoke(app, ["eval", str(tmp_path / name), "--detector", "lexical"])
+        assert res.exit_code == 0, res.output
+        assert res.output.split("\n", 1)[1] == want.output.split("\n", 1)[1]  # same figures
+    (tmp_path / "latin.jsonl").write_bytes(plain + b'{"text": "caf\xe9", "label": 0}\n')
+    res = CliRunner().invoke(app, ["eval", str(tmp_path / "latin.jsonl"), "--detector", "lexical"])
+    assert res.exit_code == 2 and "line 9: not UTF-8 text" in res.output, res.output
+
+
+def test_train_refuses_bad_options_before_fitting(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    for args, message in (
+        (["--out", str(tmp_path / "file")], "is a file, not a folder"),
+        (["--out", str(tmp_path / "file" / "sub")], "is a file, not a folder"),
+        (["--cv-seeds", "-3"], "--cv-seeds must be 0 or more"),
+    ):
+        res = CliRunner().invoke(app, ["train", *args])
+        assert res.exit_code == 2 and message in res.output, res.output
+    few = tmp_path / "few.jsonl"
+    few.write_text(json.dumps({"text": ROWS[0][2], "label": 1}) + "\n", encoding="utf-8")
+    for dev in (few, tmp_path / "empty.jsonl"):
+        dev.touch()
+        res = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "h"), "--dev", str(dev)])
+        assert res.exit_code == 2 and "training needs at least 5 of each" in res.output, res.output
+    assert not (tmp_path / "h").exists()
