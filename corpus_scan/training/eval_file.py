@@ -168,8 +168,9 @@ def evaluate(path: str | Path, text_field: str = "text", label_field: str = "lab
     wrong = np.flatnonzero((p >= thr) != (y == 1))
     errors = [EvalError(ids[i], int(y[i]), sub[i], float(p[i]), bool(is_cand[i]), texts[i])
               for i in wrong.tolist()]
-    intervals = {name: bootstrap_interval(p, y, thr, ids, n=BOOTSTRAP_N),
-                 "lexical": bootstrap_interval(p_lex, y, lex.threshold, ids, n=BOOTSTRAP_N)
+    units = _one_per_document(ids)  # the header says documents are resampled: make it so
+    intervals = {name: bootstrap_interval(p, y, thr, units, n=BOOTSTRAP_N),
+                 "lexical": bootstrap_interval(p_lex, y, lex.threshold, units, n=BOOTSTRAP_N)
                  } if y.any() else {}
     return EvalReport(
         str(path),
@@ -205,3 +206,15 @@ def seen_in_training(texts: list[str], manifest: dict | None) -> int | None:
             checked = True
             seen.update(e.text.strip() for e in ex)
     return sum(t.strip() in seen for t in texts) if checked else None
+
+
+def _one_per_document(ids: list[str]) -> list[str]:
+    """`ids` with repeats made distinct (`a`, `a#1`, ...): unique ids stay as they are, so
+    the resamples (and the figures quoted from them) do not move."""
+    seen: dict[str, int] = {}
+    out = []
+    for i in ids:
+        k = seen.get(i, 0)
+        seen[i] = k + 1
+        out.append(i if k == 0 else f"{i}#{k}")
+    return out

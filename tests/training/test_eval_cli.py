@@ -260,3 +260,14 @@ def test_train_refuses_bad_options_before_fitting(tmp_path: Path) -> None:
         res = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "h"), "--dev", str(dev)])
         assert res.exit_code == 2 and "training needs at least 5 of each" in res.output, res.output
     assert not (tmp_path / "h").exists()
+
+
+def test_intervals_resample_documents_even_when_ids_repeat(tmp_path: Path) -> None:
+    from corpus_scan.training.eval_file import evaluate
+
+    same = tmp_path / "same.jsonl"
+    rows = [*ROWS, ("n5", 0, "Engineers plan to shut down the old AI servers next year.")]
+    same.write_text("".join(json.dumps({"id": "x", "text": t, "label": lab}) + "\n"
+                            for _, lab, t in rows), encoding="utf-8")  # fmt: skip
+    lo, hi = evaluate(same, scorer="lexical").intervals["lexical"]["precision"]
+    assert lo < hi  # one id for every line used to be one unit: [r, r]
