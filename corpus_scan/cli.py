@@ -353,14 +353,12 @@ def report(
     audit.csv."""
     from corpus_scan.analyze import report as run_report
 
-    try:
-        result = run_report(
-            db, out, precision=precision, recall=recall, precision_n=precision_n,
-            recall_n=recall_n, run_id=run, audit_per_band=audit_per_band, overwrite=overwrite,
-            threshold=threshold,
-        )  # fmt: skip
-    except InputError as exc:
-        _fail(str(exc))
+    result = run_interruptible(
+        f"{out}: report interrupted, the earlier report left as it was", run_report,
+        db, out, precision=precision, recall=recall, precision_n=precision_n,
+        recall_n=recall_n, run_id=run, audit_per_band=audit_per_band, overwrite=overwrite,
+        threshold=threshold,
+    )  # fmt: skip
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
     console.print(result.message, highlight=False, soft_wrap=True)

@@ -175,7 +175,10 @@ class ShardFilter:
         index = pa.array([batch.rows[i] - batch.first_row for i in pos], pa.int64())
         schema = viewless_schema(arrow.schema)
         if schema is not arrow.schema:
-            arrow = arrow.cast(schema)
+            arrow = pa.RecordBatch.from_arrays(
+                [_unview(col, f.type) for col, f in zip(arrow.columns, schema, strict=True)],
+                schema=schema,
+            )
         table = pa.Table.from_batches([arrow.take(index)])
         if isinstance(self.sink, ParquetSink):
             if notes is not None:
@@ -270,6 +273,17 @@ def _viewless(t: pa.DataType) -> pa.DataType:
     if pa.types.is_map(t):
         return pa.map_(_viewless(t.key_type), _viewless(t.item_type), t.keys_sorted)
     return t
+
+
+def _unview(col: pa.Array, target: pa.DataType) -> pa.Array:
+    """`col` as `target`. Casting a list view to a list builds invalid offsets (pyarrow 26:
+    a crash or a segfault later), so such columns are rebuilt from their values (rare, and
+    only in `filter`)."""
+    if col.type == target:
+        return col
+    if "list_view" in str(col.type):
+        return pa.array(col.to_pylist(), type=target)
+    return col.cast(target)
 
 
 def viewless_schema(schema: pa.Schema) -> pa.Schema:

@@ -30,7 +30,7 @@ def test_a_labelled_audit_is_kept_unless_overwrite(synth_db: Path, tmp_path: Pat
     with pytest.raises(InputError, match=r"audit\.csv: holds 1 human label.*--overwrite"):
         report(synth_db, out)
     assert human_labels(out / "audit.csv") == 1
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rep.report-")]
+    assert not [p for p in out.iterdir() if p.name.startswith(".report-tmp-")]
     report(synth_db, out, overwrite=True)
     assert human_labels(out / "audit.csv") == 0
 
@@ -84,3 +84,38 @@ def test_cli_report_overwrite(synth_db: Path, tmp_path: Path) -> None:
     refused = CliRunner().invoke(app, cmd)
     assert refused.exit_code == 2 and "--overwrite" in refused.output, refused.output
     assert CliRunner().invoke(app, [*cmd, "--overwrite"]).exit_code == 0
+
+
+def test_an_audit_resaved_by_a_spreadsheet_counts_as_labelled(synth_db: Path, tmp_path: Path):
+    """Excel may save it as cp1252 or with ';': unreadable as ours, it used to be replaced."""
+    out = tmp_path / "rep"
+    report(synth_db, out)
+    text = (out / "audit.csv").read_text(encoding="utf-8")
+    (out / "audit.csv").write_text(text.replace(",", ";"), encoding="utf-8-sig")
+    with pytest.raises(InputError, match="was changed since the report wrote it"):
+        report(synth_db, out)
+
+
+def test_a_report_stopped_among_its_moves_is_replaced_by_the_next(
+    synth_db: Path, topics_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from corpus_scan.analyze import report_folder
+
+    out = tmp_path / "rep"
+    report(synth_db, out)
+    real, calls = os.replace, {"n": 0}
+
+    def dying_replace(a, b):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        real(a, b)
+
+    monkeypatch.setattr(report_folder.os, "replace", dying_replace)
+    with pytest.raises(KeyboardInterrupt):
+        report(topics_db, out)  # its topic tables are new names in this folder
+    monkeypatch.setattr(report_folder.os, "replace", real)
+    assert not [p for p in out.iterdir() if p.name.startswith(".report-tmp-")]
+    assert report(topics_db, out).has_topics  # not refused: every name was claimed first

@@ -123,8 +123,13 @@ def test_string_view_columns_are_written_as_large_strings(tmp_path: Path, fmt: s
         "tags": pa.array([["x"], [], ["y", "z"]], pa.list_(pa.string_view())),
     })  # fmt: skip
     (tmp_path / "in").mkdir()
-    feather.write_feather(views, tmp_path / "in" / "v.arrow")
     pq.write_table(views, tmp_path / "in" / "v.parquet")
+    # list views (Arrow files only): a batch cast of them built invalid offsets, a segfault
+    views = views.set_column(2, "tags", pa.array([["x"], [], ["y", "z"]],
+                                                 pa.list_view(pa.string_view())))  # fmt: skip
+    views = views.append_column("more", pa.array([["p"], ["q"], ["r"]],
+                                                 pa.large_list_view(pa.string())))  # fmt: skip
+    feather.write_feather(views, tmp_path / "in" / "v.arrow")
     db = tmp_path / "x.duckdb"
     scan([str(tmp_path / "in")], db, detector=LEXICAL)
     out = tmp_path / "out"
