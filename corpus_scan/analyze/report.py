@@ -98,7 +98,8 @@ def _threshold_note(meta: dict[str, Any]) -> list[str]:
     if t is None or scan is None or float(t) == scan:
         return []
     return [f"- flags recomputed from the stored scores at threshold {t} (the scan's: {scan}); "
-            f"in the SQL below, read `flagged` as `score >= {t}`"]  # fmt: skip
+            f"in the SQL below, read `flagged` as `score >= {t}`; topic tables describe "
+            "the passages the topics were fitted on"]  # fmt: skip
 
 
 def _header(data: ReportData, meta: dict[str, Any], precision, recall,
@@ -226,9 +227,12 @@ def report(
     triaged = overall.get("flagged after topic triage")
     run_row = data["run_summary"].dicts()[0]
     warns = []
-    if threshold is not None:
+    if threshold is not None and threshold != scan_threshold:
+        topics_note = (" the topic tables still describe the passages the topics were fitted "
+                       "on (flagged at the scan's threshold);" if data.has_topics else "")
         warns.append(f"flags recomputed from the stored scores at threshold {threshold:g} "
-                     f"(the scan's: {scan_threshold:g})")  # fmt: skip
+                     f"(the scan's: {scan_threshold:g});{topics_note} in the SQL shown, read "
+                     f"`flagged` as `score >= {threshold:g}`")  # fmt: skip
     if run_row["run_status"] != "done":
         warns.append(f"run {run} status is {run_row['run_status']!r}")
     if run_row["n_shards_failed"]:

@@ -81,7 +81,10 @@ def _rethresholded(meta: dict[str, Any]) -> str:
     scan = meta.get("scan_threshold")
     if scan is None or meta.get("threshold") is None or float(meta["threshold"]) == scan:
         return ""
-    return f" (flags recomputed from the stored scores; the scan's threshold: {esc(fmt(scan))})"
+    t = esc(fmt(meta["threshold"]))
+    return (f" (flags recomputed from the stored scores; the scan's threshold: {esc(fmt(scan))};"
+            f" in the SQL shown, read <code>flagged</code> as <code>score &gt;= {t}</code>; "
+            "topics, if any, describe the passages they were fitted on)")
 
 
 def run_part(data: ReportData, meta: dict[str, Any]) -> str:

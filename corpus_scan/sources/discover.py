@@ -228,6 +228,8 @@ def discover(inputs: list[str]) -> tuple[list[Source], list[Skipped]]:
     walker = _Walker()
     hub_seen: set[str] = set()
     for raw in inputs:
+        if not raw.strip():  # "" would mean the current folder: a typo, not a corpus
+            raise InputError(f"{raw!r}: an empty input path (name a file, folder or glob)")
         if raw.startswith("hf:"):
             from corpus_scan.sources.hub import resolve_hf
 
@@ -261,7 +263,7 @@ def discover(inputs: list[str]) -> tuple[list[Source], list[Skipped]]:
             continue
         first = walker.seen_dirs.get(os.path.realpath(expanded))
         if first is not None:  # `scan corpus corpus/part`: read once, as part of `corpus`
-            walker.skipped.append(Skipped(raw, f"folder already included by an input ({first})"))
+            walker.skipped.append(Skipped(raw, "folder already included by an earlier input"))
             continue
         known, n_skipped = walker.known, len(walker.skipped)
         walker.visit(os.path.abspath(expanded), explicit=True)

@@ -31,6 +31,10 @@ def sql(query: str, db: str | Path = "corpus_scan.duckdb", *, write: bool = Fals
     try:
         if not write:
             _refuse_file_writes(con, query)
+            # no extension may be fetched or loaded behind the query's back (that would write
+            # a folder, download code and open other databases)
+            con.execute("SET autoinstall_known_extensions = false; "
+                        "SET autoload_known_extensions = false")  # fmt: skip
         cur = con.execute(query)
         if cur is None or cur.description is None:
             return QueryResult([], [], [])
@@ -53,7 +57,7 @@ _WRITES_FILES = {"COPY", "EXPORT", "ATTACH", "LOAD"}
 # Settings that make DuckDB write files (a query log, profiles) or change where it spills.
 _FILE_SETTINGS = re.compile(
     r"log_query_path|profil\w*_output|enable_profil|temp_directory|secret_directory"
-    r"|extension_directory",
+    r"|extension_director|autoinstall|autoload|allow_unsigned|enable_logging|logging_storage",
     re.IGNORECASE,
 )
 
@@ -64,7 +68,8 @@ def _refuse_file_writes(con: duckdb.DuckDBPyConnection, query: str) -> None:
     except duckdb.Error:
         return  # a syntax error: let execute() report it in full
     kinds = [
-        "SET (a file-writing setting)" if k == "SET" and _FILE_SETTINGS.search(q) else k
+        "SET (a file-writing setting)" if k in ("SET", "CALL") and _FILE_SETTINGS.search(q)
+        else k
         for k, q in statements
     ]
     bad = sorted({k for k in kinds if k in _WRITES_FILES or k.startswith("SET (")})

@@ -151,10 +151,15 @@ def test_sql_without_write_writes_no_files(small_corpus: Path, tmp_path: Path) -
         f"ATTACH '{tmp_path / 'other.duckdb'}' AS other",
         f"SET log_query_path = '{out}'; SELECT 1",
         f"SET profiling_output = '{out}'",
+        f"CALL enable_logging(storage='file', storage_path='{tmp_path / 'log'}'); SELECT 1",
+        f"SET extension_directories = ['{tmp_path / 'ext'}']",
     ):
         with pytest.raises(InputError, match="refused.*--write"):
             sql(query, db)
     assert sql("SET threads = 1; SELECT 1", db).rows == [(1,)]  # other settings are fine
+    with pytest.raises(InputError, match="sqlite_scanner extension"):  # never fetched
+        sql(f"SELECT * FROM sqlite_scan('{tmp_path / 'x.db'}', 't')", db)
+    assert not (tmp_path / "log").exists() and not (tmp_path / "ext").exists()
     assert not out.exists() and not (tmp_path / "dump").exists()
     assert not (tmp_path / "other.duckdb").exists()
     sql(f"COPY (SELECT count(*) AS n FROM candidates) TO '{out}'", db, write=True)

@@ -151,7 +151,9 @@ def test_overlapping_inputs_read_once(tmp_path):
     for again in ("b", "."):
         sources, skipped = discover([str(tmp_path), str(tmp_path / again)])
         assert len(sources) == len(discover([str(tmp_path)])[0])
-        assert skipped[-1].reason.startswith("folder already included by an input")
+        assert skipped[-1].reason == "folder already included by an earlier input"
+    with pytest.raises(InputError, match="an empty input path"):
+        discover([str(tmp_path), ""])  # "" used to scan the current folder
     (tmp_path / "b" / "dataset_infos.json").write_text('{"default": {}}')  # hub card data
     _, skipped = discover([str(tmp_path / "b")])
     assert any(s.path.endswith("dataset_infos.json") for s in skipped)
