@@ -11,7 +11,7 @@ from collections.abc import Callable
 from corpus_scan.detect.cascade import DetectorConfig, get_cascade
 from corpus_scan.documents import DocBatch, ReadOptions, ShardReadError, Source
 from corpus_scan.sources import read_source
-from corpus_scan.sources.discover import local_fingerprint
+from corpus_scan.sources.discover import changed
 from corpus_scan.store.parts import (
     CANDIDATE_COLUMNS,
     MAX_BAD_ROWS_KEPT,
@@ -82,17 +82,14 @@ def process_shard(
 def _check_unchanged(source: Source) -> None:
     """A file written to while it was read gives counts that match neither version: fail the
     shard (the next scan sees a new fingerprint, so a new run) instead of recording it."""
-    if source.size is None:  # a hub dataset
-        return
-    path = source.path.removeprefix("hf:") if source.format == "hf" else source.path
     try:
-        size, mtime = local_fingerprint(path)
+        now = changed(source)
     except OSError as exc:
         raise ShardReadError(f"{source.path}: {exc.strerror or exc} after it was read") from None
-    if size != source.size or (source.mtime is not None and mtime != source.mtime):
+    if now is not None:
         raise ShardReadError(
-            f"{source.path}: changed while it was being scanned (size {source.size} -> {size}); "
-            "scan it again once nothing writes to it"
+            f"{source.path}: changed while it was being scanned (size {source.size} -> "
+            f"{now[0]}); scan it again once nothing writes to it"
         )
 
 

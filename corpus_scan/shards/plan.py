@@ -28,7 +28,7 @@ from pathlib import PurePosixPath
 import duckdb
 
 from corpus_scan.documents import InputError, ReadOptions, Source
-from corpus_scan.sources.discover import format_suffix, local_fingerprint
+from corpus_scan.sources.discover import changed, format_suffix
 from corpus_scan.store.schema import latest_run
 
 EXTENSIONS = {"parquet": ".parquet", "jsonl.gz": ".jsonl.gz"}
@@ -154,17 +154,14 @@ def _refuse_unfinished(run_id: int, rows: list[tuple]) -> None:
 
 def check_unchanged(source: Source) -> None:
     """Refuse a local source that is gone or whose size/mtime differ from the scan's."""
-    if source.size is None:  # a hub dataset: nothing local to compare
-        return
-    path = source.path.removeprefix("hf:") if source.format == "hf" else source.path
     try:
-        size, mtime = local_fingerprint(path)
+        now = changed(source)
     except OSError as e:
         raise InputError(f"{source.path}: {e.strerror or 'cannot stat'} (it was scanned)") from None
-    if size != source.size or (source.mtime is not None and mtime != source.mtime):
+    if now is not None:
         raise InputError(
-            f"{source.path}: changed since the scan (size {source.size} -> {size}, "
-            f"mtime {source.mtime} -> {mtime}); rescan it before filtering"
+            f"{source.path}: changed since the scan (size {source.size} -> {now[0]}, "
+            f"mtime {source.mtime} -> {now[1]}); rescan it before filtering"
         )
 
 

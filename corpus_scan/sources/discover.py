@@ -223,6 +223,19 @@ def local_fingerprint(folder: str) -> tuple[int, float]:
     return size, mtime
 
 
+def changed(source: Source) -> tuple[int, float] | None:
+    """(size, mtime) now of a local source (a file, or an `hf:` folder) whose size or mtime
+    differ from those it was discovered with, else None (also for a hub dataset); OSError
+    when it is gone."""
+    if source.size is None:  # a hub dataset: nothing local to compare
+        return None
+    path = source.path.removeprefix("hf:") if source.format == "hf" else source.path
+    size, mtime = local_fingerprint(path)
+    if size != source.size or (source.mtime is not None and mtime != source.mtime):
+        return size, mtime
+    return None
+
+
 def discover(inputs: list[str]) -> tuple[list[Source], list[Skipped]]:
     """Expand `inputs` into readable shards plus what was skipped and why (see module doc)."""
     walker = _Walker()
